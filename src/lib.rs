@@ -1,0 +1,83 @@
+//! einops patterns, compiled to stride plans and run on [`ndarray`].
+//!
+//! ```
+//! use ndarray::Array4;
+//!
+//! let x = Array4::<f32>::zeros((32, 240, 28, 28));
+//! // ShuffleNet's channel shuffle, as one readable line.
+//! let y = einplan::rearrange(&x, "b (c1 c2) h w -> b (c2 c1) h w", &[("c1", 3)])?;
+//! assert_eq!(y.shape(), &[32, 240, 28, 28]);
+//! # Ok::<(), einplan::Error>(())
+//! ```
+//!
+//! # Overview
+//!
+//! A pattern goes through four stages, each its own module:
+//!
+//! 1. **parse** (`nom`): text → syntax tree with byte spans;
+//! 2. **resolve**: syntax + operation → axes with identities, checked
+//!    against the operation's rules;
+//! 3. **plan**: + input shape → a [`Plan`]: lengths inferred and checked,
+//!    then split → permute → merge expressed as strides;
+//! 4. **exec**: the plan runs on any `ArrayBase` — contiguous, sliced,
+//!    stepped, transposed or reversed. A plan whose merges fit the input's
+//!    strides returns a view; otherwise it copies into standard layout.
+//!
+//! Stages 1–2 run once per pattern ([`Rearrange::new`]); stage 3 once per
+//! input shape (cached); only stage 4 runs per call.
+//!
+//! # Pattern syntax
+//!
+//! The einops grammar: axis names (Unicode letters and digits and `_`, not
+//! starting with a digit, not starting or ending with `_`), `->` between
+//! the sides, parenthesised groups (one level) that merge or split axes,
+//! `()` and `1` for unit axes, anonymous numeric axes (`2`), and one `...`
+//! per side standing for any number of dimensions (inside a group only on
+//! the output side). Spacing is free: `b(c h)w` is `b (c h) w`. Either
+//! side may be empty, for 0-d arrays.
+//!
+//! # Error reporting
+//!
+//! Every failure is an [`Error`] whose `Display` shows the pattern, carets
+//! under the offending part, and the message:
+//!
+//! ```text
+//! a (b c) -> a b c
+//!   ^^^^^
+//! error: input axis 1 has length 5, which is not divisible by b = 2
+//! ```
+//!
+//! # Input safety
+//!
+//! einplan is meant to take untrusted patterns and shapes. Nothing panics
+//! on user input, and resources are bounded: patterns longer than 4096
+//! bytes and inputs with more than 64 dimensions are rejected, every
+//! product of lengths is overflow-checked, and no result may exceed
+//! `isize::MAX` elements. The grammar has one level of groups, so parsing
+//! does not recurse on user input.
+//!
+//! # Unsafe code
+//!
+//! `unsafe` appears in one module, the execution kernel, which documents
+//! its invariants and is property-tested against a plain reference
+//! executor.
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(missing_debug_implementations)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod ast;
+mod compiled;
+mod error;
+mod exec;
+mod ir;
+mod ops;
+mod parse;
+mod plan;
+mod resolve;
+mod span;
+
+pub use crate::error::{Error, ErrorKind, Side};
+pub use crate::ops::{Rearrange, rearrange};
+pub use crate::plan::Plan;

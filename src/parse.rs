@@ -1,0 +1,292 @@
+//! The pattern grammar: text in, [`ast`](crate::ast) out.
+//!
+//! One function per production, each headed by its concrete syntax. The
+//! input stays a `&str`; byte offsets are `total - rest.len()`, where
+//! `total` is the length of the whole pattern. Once a production has seen
+//! enough to know what it is parsing, its errors are `Failure`s (nom's
+//! `cut`), so the error points at the real problem instead of at the start
+//! of an alternative that happened not to match.
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::character::complete::char;
+use nom::combinator::{cut, map};
+use nom::error::{ErrorKind as NomErrorKind, ParseError};
+use nom::multi::many0;
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+
+use crate::ast::{Atom, AtomKind, Expr, Pattern, Term};
+use crate::error::{Error, ErrorKind};
+use crate::span::Span;
+
+/// The longest pattern accepted, in bytes (see *Input safety* in the crate
+/// docs).
+pub(crate) const MAX_PATTERN_LEN: usize = 4096;
+
+/// Parses a pattern with `->`: `a b, b c -> a c`.
+pub(crate) fn parse_pattern(text: &str) -> Result<Pattern, Error> {
+    check_length(text)?;
+    let total = text.len();
+    let (rest, inputs) = inputs(total, text).map_err(|e| convert(text, e))?;
+    let arrow_start = total - rest.len();
+    let Ok((rest, _)) = tag::<_, _, PError>("->").parse(rest) else {
+        return Err(unexpected(text, rest, Expecting::Arrow));
+    };
+    let arrow = Span::new(arrow_start, arrow_start + 2);
+    let (rest, output) = expr(total, rest).map_err(|e| convert(text, e))?;
+    if !rest.is_empty() {
+        return Err(unexpected(text, rest, Expecting::End));
+    }
+    Ok(Pattern {
+        inputs,
+        arrow,
+        output,
+    })
+}
+
+/// Parses one side without `->`: `b * c` (pack), `b _ h w` (parse_shape).
+pub(crate) fn parse_expr(text: &str) -> Result<Expr, Error> {
+    check_length(text)?;
+    let (rest, expr) = expr(text.len(), text).map_err(|e| convert(text, e))?;
+    if !rest.is_empty() {
+        return Err(unexpected(text, rest, Expecting::NoArrow));
+    }
+    Ok(expr)
+}
+
+fn check_length(text: &str) -> Result<(), Error> {
+    if text.len() > MAX_PATTERN_LEN {
+        let kind = ErrorKind::Limit(format!(
+            "the pattern is {} bytes long; the limit is {MAX_PATTERN_LEN}",
+            text.len()
+        ));
+        // Point at the part past the limit, on a character boundary.
+        let mut at = MAX_PATTERN_LEN;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        return Err(Error::new(text, kind, Span::new(at, text.len())));
+    }
+    Ok(())
+}
+
+/// A parse failure: where it starts, how long it is, and (once committed)
+/// what it is. `kind: None` is nom's "this alternative did not match".
+#[derive(Debug)]
+struct PError<'a> {
+    at: &'a str,
+    len: usize,
+    kind: Option<ErrorKind>,
+}
+
+impl<'a> ParseError<&'a str> for PError<'a> {
+    fn from_error_kind(input: &'a str, _: NomErrorKind) -> Self {
+        PError {
+            at: input,
+            len: 0,
+            kind: None,
+        }
+    }
+
+    fn append(_: &'a str, _: NomErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+type PResult<'a, T> = IResult<&'a str, T, PError<'a>>;
+
+fn failure<'a, T>(at: &'a str, len: usize, kind: ErrorKind) -> PResult<'a, T> {
+    Err(nom::Err::Failure(PError {
+        at,
+        len,
+        kind: Some(kind),
+    }))
+}
+
+fn convert(text: &str, err: nom::Err<PError<'_>>) -> Error {
+    match err {
+        nom::Err::Error(e) | nom::Err::Failure(e) => match e.kind {
+            Some(kind) => {
+                let start = text.len() - e.at.len();
+                Error::new(text, kind, Span::new(start, start + e.len))
+            }
+            None => unexpected(text, e.at, Expecting::End),
+        },
+        // Only streaming parsers return Incomplete; ours are all complete.
+        nom::Err::Incomplete(_) => {
+            Error::new(text, ErrorKind::MissingArrow, Span::new(text.len(), text.len()))
+        }
+    }
+}
+
+/// What may follow the point where parsing stopped.
+#[derive(Clone, Copy)]
+enum Expecting {
+    /// `->` (after the inputs of a full pattern).
+    Arrow,
+    /// The end of a full pattern (after its output).
+    End,
+    /// The end of a one-sided pattern, which has no `->` at all.
+    NoArrow,
+}
+
+/// The error for leftover input `rest`: names the first character.
+fn unexpected(text: &str, rest: &str, expecting: Expecting) -> Error {
+    let start = text.len() - rest.len();
+    let Some(c) = rest.chars().next() else {
+        return Error::new(text, ErrorKind::MissingArrow, Span::new(start, start));
+    };
+    let (kind, len) = match c {
+        ')' => (ErrorKind::UnopenedGroup, 1),
+        '.' => (ErrorKind::StrayDot, rest.len() - rest.trim_start_matches('.').len()),
+        '-' if rest.starts_with("->") => match expecting {
+            Expecting::End => (ErrorKind::ExtraArrow, 2),
+            Expecting::NoArrow => (ErrorKind::UnexpectedArrow, 2),
+            Expecting::Arrow => unreachable_arrow(),
+        },
+        c => (ErrorKind::UnexpectedChar(c), c.len_utf8()),
+    };
+    Error::new(text, kind, Span::new(start, start + len))
+}
+
+/// `parse_pattern` only reports `Expecting::Arrow` after failing to match
+/// `->`, so `rest` cannot start with it there.
+fn unreachable_arrow() -> (ErrorKind, usize) {
+    (ErrorKind::MissingArrow, 0)
+}
+
+fn is_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+// inputs := expr ("," expr)*
+fn inputs(total: usize, i: &str) -> PResult<'_, Vec<Expr>> {
+    let (mut i, first) = expr(total, i)?;
+    let mut all = vec![first];
+    while let Ok((rest, _)) = char::<_, PError>(',').parse(i) {
+        let (rest, next) = expr(total, rest)?;
+        all.push(next);
+        i = rest;
+    }
+    Ok((i, all))
+}
+
+// expr := (space* term)* space*
+fn expr(total: usize, i: &str) -> PResult<'_, Expr> {
+    let (i, _) = take_while(is_space).parse(i)?;
+    let start = total - i.len();
+    let (i, terms) = many0(|i| term(total, i)).parse(i)?;
+    let end = terms.last().map_or(start, |t| t.span().end);
+    let (i, _) = take_while(is_space).parse(i)?;
+    Ok((
+        i,
+        Expr {
+            terms,
+            span: Span::new(start, end),
+        },
+    ))
+}
+
+// term := space* (group | atom)
+fn term(total: usize, i: &str) -> PResult<'_, Term> {
+    preceded(
+        take_while(is_space),
+        alt((|i| group(total, i), map(|i| atom(total, i), Term::Atom))),
+    )
+    .parse(i)
+}
+
+// group := "(" (space* atom)* space* ")"
+fn group(total: usize, i: &str) -> PResult<'_, Term> {
+    let open = i;
+    let (i, _) = char('(').parse(i)?;
+    let (i, atoms) = cut(many0(preceded(take_while(is_space), |i| atom(total, i)))).parse(i)?;
+    let (i, _) = take_while(is_space).parse(i)?;
+    match i.chars().next() {
+        Some(')') => {
+            let start = total - open.len();
+            let end = total - i.len() + 1;
+            Ok((
+                &i[1..],
+                Term::Group {
+                    atoms,
+                    span: Span::new(start, end),
+                },
+            ))
+        }
+        Some('(') => failure(i, 1, ErrorKind::NestedGroup),
+        Some('.') => failure(i, i.len() - i.trim_start_matches('.').len(), ErrorKind::StrayDot),
+        Some('-') if i.starts_with("->") => failure(open, 1, ErrorKind::UnclosedGroup),
+        Some(',') => failure(open, 1, ErrorKind::UnclosedGroup),
+        Some(c) => failure(i, c.len_utf8(), ErrorKind::UnexpectedChar(c)),
+        None => failure(open, 1, ErrorKind::UnclosedGroup),
+    }
+}
+
+// atom := ellipsis | "*" | word
+fn atom(total: usize, i: &str) -> PResult<'_, Atom> {
+    let start = total - i.len();
+    let (rest, kind) = alt((
+        ellipsis,
+        map(char('*'), |_| AtomKind::Star),
+        word,
+    ))
+    .parse(i)?;
+    let end = total - rest.len();
+    Ok((
+        rest,
+        Atom {
+            kind,
+            span: Span::new(start, end),
+        },
+    ))
+}
+
+// ellipsis := "..."   (and no further dot)
+fn ellipsis(i: &str) -> PResult<'_, AtomKind> {
+    let (rest, dots) = take_while1(|c| c == '.').parse(i)?;
+    if dots.len() != 3 {
+        return failure(i, dots.len(), ErrorKind::StrayDot);
+    }
+    Ok((rest, AtomKind::Ellipsis))
+}
+
+// word := (letter | digit | "_")+   classified as a name, a number or `_`
+fn word(i: &str) -> PResult<'_, AtomKind> {
+    let (rest, w) = take_while1(is_word_char).parse(i)?;
+    let invalid = |reason| {
+        failure(
+            i,
+            w.len(),
+            ErrorKind::InvalidName {
+                name: w.to_owned(),
+                reason,
+            },
+        )
+    };
+    if w.bytes().all(|b| b.is_ascii_digit()) {
+        return match w.parse::<usize>() {
+            Ok(0) => failure(i, w.len(), ErrorKind::ZeroAnonymousAxis),
+            Ok(n) => Ok((rest, AtomKind::Number(n))),
+            Err(_) => failure(i, w.len(), ErrorKind::NumberTooLarge(w.to_owned())),
+        };
+    }
+    if w == "_" {
+        return Ok((rest, AtomKind::Skip));
+    }
+    if w.starts_with(|c: char| c.is_numeric()) {
+        return invalid("a name cannot start with a digit");
+    }
+    if w.starts_with('_') || w.ends_with('_') {
+        return invalid("a name cannot start or end with `_`");
+    }
+    Ok((rest, AtomKind::Name(w.to_owned())))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,426 @@
+//! IR + concrete input shape → [`Plan`]: lengths, split, permute, merge.
+
+use std::fmt;
+
+use smallvec::{SmallVec, smallvec};
+
+use crate::error::{Error, ErrorKind};
+use crate::ir::{AxisName, Item, Ir, Op};
+use crate::span::Span;
+
+/// The most dimensions an input may have (see *Input safety* in the crate
+/// docs).
+pub(crate) const MAX_DIMS: usize = 64;
+
+/// A compiled pattern specialised to one input shape.
+///
+/// A plan describes the operation as strides over *elementary axes*: every
+/// input dimension is split into the axes its group names (always possible
+/// without moving data), the axes are permuted into output order, reduced
+/// axes are folded away, new axes get stride 0, and neighbouring axes are
+/// merged into output dimensions. The merge is the only step that can force
+/// a copy: it is free exactly when the merged axes are laid out one after
+/// another in memory.
+///
+/// A plan holds no element values and no strides of a particular array, so
+/// one plan serves every array of its input shape.
+///
+/// # Examples
+///
+/// ```
+/// use einplan::Rearrange;
+///
+/// let op = Rearrange::new("b (c1 c2) h w -> b (c2 c1) h w")?.with("c1", 3)?;
+/// let plan = op.plan(&[2, 6, 4, 4])?;
+/// assert_eq!(plan.output_shape(), &[2, 6, 4, 4]);
+/// assert!(!plan.is_view()); // the shuffle interleaves channels: a copy
+///
+/// let plan = Rearrange::new("b c h w -> b h w c")?.plan(&[2, 6, 4, 4])?;
+/// assert!(plan.is_view()); // a pure permutation only changes strides
+/// # Ok::<(), einplan::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pattern: String,
+    op: Op,
+    /// Every elementary axis: the IR's axes, then one per ellipsis dimension.
+    axes: Vec<PlanAxis>,
+    input_shape: Vec<usize>,
+    /// For each input dimension, its elementary axes, outermost first.
+    input_dims: Vec<SmallVec<[usize; 4]>>,
+    /// The output's elementary axes (kept and new), in output order.
+    kept: Vec<usize>,
+    /// Input axes that the output drops (reduce only).
+    reduced: Vec<usize>,
+    /// For each output dimension, its range in `kept`.
+    output_dims: Vec<(usize, usize)>,
+    output_shape: Vec<usize>,
+    view: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PlanAxis {
+    label: String,
+    len: usize,
+}
+
+impl Plan {
+    /// The input shape this plan was made for.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// The shape of the result.
+    pub fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    /// Whether the result is a view (no data copied) when the input is in
+    /// standard (row-major, contiguous) layout.
+    ///
+    /// For other layouts `apply` decides from the input's actual strides: a
+    /// transposed input may need a copy where a standard one does not, and
+    /// the other way round. An empty result is always a fresh array.
+    pub fn is_view(&self) -> bool {
+        self.view
+    }
+
+    pub(crate) fn reduced_axes(&self) -> &[usize] {
+        &self.reduced
+    }
+
+    /// The output's elementary axes, in output order, with their lengths.
+    pub(crate) fn kept_lens(&self) -> SmallVec<[usize; 8]> {
+        self.kept.iter().map(|&a| self.axes[a].len).collect()
+    }
+
+    pub(crate) fn kept(&self) -> &[usize] {
+        &self.kept
+    }
+
+    pub(crate) fn axis_len(&self, axis: usize) -> usize {
+        self.axes[axis].len
+    }
+
+    pub(crate) fn input_dims(&self) -> &[SmallVec<[usize; 4]>] {
+        &self.input_dims
+    }
+
+    pub(crate) fn output_dims(&self) -> &[(usize, usize)] {
+        &self.output_dims
+    }
+
+    pub(crate) fn axis_count(&self) -> usize {
+        self.axes.len()
+    }
+
+    /// The stride of every elementary axis for an input with `strides`
+    /// (in elements). Axes that the input does not have (new axes) get 0.
+    pub(crate) fn axis_strides(&self, strides: &[isize]) -> SmallVec<[isize; 8]> {
+        let mut out: SmallVec<[isize; 8]> = smallvec![0; self.axes.len()];
+        for (dim, ids) in self.input_dims.iter().enumerate() {
+            let mut stride = strides[dim];
+            for &id in ids.iter().rev() {
+                out[id] = stride;
+                // Wrapping is harmless: a wrapped value can only land on an
+                // axis of length 1 or on an empty array, where it is unused.
+                stride = stride.wrapping_mul(self.axes[id].len as isize);
+            }
+        }
+        out
+    }
+
+    /// The output strides, if every output dimension is a merge of axes
+    /// that lie one after another in memory; `None` if a copy is needed.
+    pub(crate) fn merged_strides(&self, axis_strides: &[isize]) -> Option<SmallVec<[isize; 8]>> {
+        if !self.reduced.is_empty() {
+            return None;
+        }
+        self.output_dims
+            .iter()
+            .map(|&(start, end)| {
+                let mut stride = 0;
+                let mut expected: Option<isize> = None;
+                for &id in self.kept[start..end].iter().rev() {
+                    let len = self.axes[id].len;
+                    if len == 1 {
+                        continue;
+                    }
+                    let s = axis_strides[id];
+                    match expected {
+                        None => stride = s,
+                        Some(e) if e == s => {}
+                        Some(_) => return None,
+                    }
+                    expected = Some(s.checked_mul(isize::try_from(len).ok()?)?);
+                }
+                Some(stride)
+            })
+            .collect()
+    }
+}
+
+/// Standard (row-major) strides for `shape`, in elements.
+pub(crate) fn standard_strides(shape: &[usize]) -> SmallVec<[isize; 8]> {
+    let mut strides: SmallVec<[isize; 8]> = smallvec![0; shape.len()];
+    let mut s: isize = 1;
+    for (i, &len) in shape.iter().enumerate().rev() {
+        strides[i] = s;
+        s = s.wrapping_mul(len as isize);
+    }
+    strides
+}
+
+/// Specialises `ir` to an input of `shape`.
+pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
+    let err = |kind, span| Error::new(&ir.pattern, kind, span);
+    if shape.len() > MAX_DIMS {
+        let msg = format!(
+            "the input has {} dimensions; the limit is {MAX_DIMS}",
+            shape.len()
+        );
+        return Err(err(ErrorKind::Limit(msg), ir.input_span));
+    }
+    let has_ellipsis = ir.input_ellipsis.is_some();
+    let fixed = ir.input.len() - usize::from(has_ellipsis);
+    let rank_error = || {
+        let kind = ErrorKind::RankMismatch {
+            expected: fixed,
+            found: shape.len(),
+            at_least: has_ellipsis,
+        };
+        err(kind, ir.input_span)
+    };
+    let ellipsis_len = if has_ellipsis {
+        shape.len().checked_sub(fixed).ok_or_else(rank_error)?
+    } else if shape.len() != fixed {
+        return Err(rank_error());
+    } else {
+        0
+    };
+
+    let mut lens: Vec<Option<usize>> = ir.axes.iter().map(|a| a.len).collect();
+    let mut labels: Vec<String> = ir
+        .axes
+        .iter()
+        .map(|a| match &a.name {
+            AxisName::Named(n) => n.clone(),
+            AxisName::Anon => a.len.unwrap_or(0).to_string(),
+        })
+        .collect();
+    let ellipsis_base = lens.len();
+    for i in 0..ellipsis_len {
+        lens.push(None);
+        labels.push(format!("...{i}"));
+    }
+
+    // Split: each input dimension into its elementary axes.
+    let mut input_dims: Vec<SmallVec<[usize; 4]>> = Vec::with_capacity(shape.len());
+    for group in &ir.input {
+        if group.is_bare_ellipsis(false) {
+            for i in 0..ellipsis_len {
+                let id = ellipsis_base + i;
+                lens[id] = Some(shape[input_dims.len()]);
+                input_dims.push(smallvec![id]);
+            }
+            continue;
+        }
+        let dim = input_dims.len();
+        let ids: SmallVec<[usize; 4]> = group
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Axis(id) => Some(id.0),
+                Item::Ellipsis => None,
+            })
+            .collect();
+        infer(ir, &mut lens, &labels, &ids, dim, shape[dim], group.span)?;
+        input_dims.push(ids);
+    }
+
+    // Permute and merge: the output's axes in order, grouped into dimensions.
+    let mut kept = Vec::new();
+    let mut output_dims = Vec::with_capacity(ir.output.len());
+    let mut output_shape = Vec::with_capacity(ir.output.len());
+    for (group, &paren) in ir.output.iter().zip(&ir.output_parenthesised) {
+        if group.is_bare_ellipsis(paren) {
+            for i in 0..ellipsis_len {
+                let id = ellipsis_base + i;
+                output_dims.push((kept.len(), kept.len() + 1));
+                kept.push(id);
+                output_shape.push(lens[id].unwrap_or(0));
+            }
+            continue;
+        }
+        let start = kept.len();
+        let mut len: usize = 1;
+        for item in &group.items {
+            let ids = match item {
+                Item::Axis(id) => id.0..id.0 + 1,
+                Item::Ellipsis => ellipsis_base..ellipsis_base + ellipsis_len,
+            };
+            for id in ids {
+                let Some(axis_len) = lens[id] else {
+                    // Only a new axis (repeat) can still be unknown here.
+                    let kind = ErrorKind::MissingLength {
+                        name: labels[id].clone(),
+                    };
+                    return Err(err(kind, ir.axes[id].span));
+                };
+                len = len
+                    .checked_mul(axis_len)
+                    .ok_or_else(|| err(ErrorKind::Overflow, group.span))?;
+                kept.push(id);
+            }
+        }
+        output_dims.push((start, kept.len()));
+        output_shape.push(len);
+    }
+    let total = output_shape
+        .iter()
+        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+        .filter(|&n| n <= isize::MAX as usize);
+    if total.is_none() {
+        return Err(err(ErrorKind::Overflow, ir.output_span));
+    }
+
+    let reduced: Vec<usize> = input_dims
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|id| !kept.contains(id))
+        .collect();
+    debug_assert!(ir.op == Op::Reduce || reduced.is_empty());
+
+    let axes = labels
+        .into_iter()
+        .zip(lens)
+        .map(|(label, len)| PlanAxis {
+            label,
+            // Axes that appear nowhere (impossible after resolve) get 0.
+            len: len.unwrap_or(0),
+        })
+        .collect();
+    let mut plan = Plan {
+        pattern: ir.pattern.clone(),
+        op: ir.op,
+        axes,
+        input_shape: shape.to_vec(),
+        input_dims,
+        kept,
+        reduced,
+        output_dims,
+        output_shape,
+        view: false,
+    };
+    let strides = plan.axis_strides(&standard_strides(shape));
+    plan.view = total != Some(0) && plan.merged_strides(&strides).is_some();
+    Ok(plan)
+}
+
+/// Infers the one unknown length of an input group, or checks the group
+/// when every length is known.
+fn infer(
+    ir: &Ir,
+    lens: &mut [Option<usize>],
+    labels: &[String],
+    ids: &[usize],
+    dim: usize,
+    length: usize,
+    span: Span,
+) -> Result<(), Error> {
+    let err = |kind| Error::new(&ir.pattern, kind, span);
+    let mut known: usize = 1;
+    let mut unknown: SmallVec<[usize; 2]> = SmallVec::new();
+    for &id in ids {
+        match lens[id] {
+            Some(len) => known = known.checked_mul(len).ok_or_else(|| err(ErrorKind::Overflow))?,
+            None => unknown.push(id),
+        }
+    }
+    // "b = 2", "b * c = 6", "2", "1".
+    let describe = || {
+        let parts: Vec<String> = ids
+            .iter()
+            .filter(|&&id| lens[id].is_some())
+            .map(|&id| match &ir.axes[id].name {
+                AxisName::Named(n) => format!("{n}"),
+                AxisName::Anon => labels[id].clone(),
+            })
+            .collect();
+        let named = ids
+            .iter()
+            .any(|&id| lens[id].is_some() && ir.axes[id].name != AxisName::Anon);
+        if parts.is_empty() {
+            "1".to_owned()
+        } else if named || parts.len() > 1 {
+            format!("{} = {known}", parts.join(" * "))
+        } else {
+            parts[0].clone()
+        }
+    };
+    match unknown.as_slice() {
+        [] if known == length => Ok(()),
+        [] => Err(err(ErrorKind::LengthMismatch {
+            dim,
+            length,
+            expected: describe(),
+        })),
+        [one] => {
+            if known == 0 || length % known != 0 {
+                return Err(err(ErrorKind::NotDivisible {
+                    dim,
+                    length,
+                    divisor: describe(),
+                }));
+            }
+            lens[*one] = Some(length / known);
+            Ok(())
+        }
+        many => {
+            let names: Vec<String> = many.iter().map(|&id| format!("`{}`", labels[id])).collect();
+            Err(err(ErrorKind::Underdetermined {
+                names: names.join(" and "),
+            }))
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    /// Explains the plan: elementary axes, split, permutation, reduction,
+    /// merge, and whether a standard-layout input gives a view.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let axis = |id: &usize| self.axes[*id].label.as_str();
+        let groups = |dims: &mut dyn Iterator<Item = &[usize]>| -> String {
+            dims.map(|ids| {
+                let names: Vec<&str> = ids.iter().map(axis).collect();
+                format!("({})", names.join(" "))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+        };
+        writeln!(f, "{} `{}` on input {:?}", self.op.name(), self.pattern, self.input_shape)?;
+        let all: Vec<String> = self
+            .axes
+            .iter()
+            .map(|a| format!("{}={}", a.label, a.len))
+            .collect();
+        writeln!(f, "  axes:    {}", all.join(" "))?;
+        let split = groups(&mut self.input_dims.iter().map(|d| d.as_slice()));
+        writeln!(f, "  split:   {split}")?;
+        let order: Vec<&str> = self.kept.iter().map(axis).collect();
+        writeln!(f, "  permute: {}", order.join(" "))?;
+        if !self.reduced.is_empty() {
+            let red: Vec<&str> = self.reduced.iter().map(axis).collect();
+            writeln!(f, "  reduce:  {}", red.join(" "))?;
+        }
+        let merge = groups(&mut self.output_dims.iter().map(|&(s, e)| &self.kept[s..e]));
+        writeln!(f, "  merge:   {merge} -> {:?}", self.output_shape)?;
+        let how = if self.view {
+            "view (no data moves for a standard-layout input)"
+        } else {
+            "copy"
+        };
+        write!(f, "  result:  {how}")
+    }
+}
