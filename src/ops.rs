@@ -39,7 +39,7 @@ use crate::plan::Plan;
 /// let z = einplan::rearrange(&x, "a (b1 b2) -> a (b2 b1)", &[("b1", 3)])?;
 /// assert_eq!(z.shape(), &[2, 6]);
 /// assert!(z.is_owned());
-/// assert_eq!(z.row(0).to_vec(), [0, 2, 4, 1, 3, 5]);
+/// assert_eq!(z.iter().take(6).copied().collect::<Vec<_>>(), [0, 2, 4, 1, 3, 5]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
