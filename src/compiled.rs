@@ -53,10 +53,6 @@ impl Compiled {
         &self.ir.pattern
     }
 
-    pub(crate) fn ir(&self) -> &Ir {
-        &self.ir
-    }
-
     /// The plan for `shape`, from the cache or freshly made.
     pub(crate) fn plan(&self, shape: &[usize]) -> Result<Arc<Plan>, Error> {
         if let Some(p) = lock(&self.plans).get(shape) {
@@ -84,7 +80,11 @@ type Key = (Op, String, Vec<(String, usize)>);
 
 /// The compiled op for `(op, pattern, lengths)`, from a process-wide cache,
 /// so the free functions do not re-parse a pattern used in a loop.
-pub(crate) fn cached(op: Op, pattern: &str, lengths: &[(&str, usize)]) -> Result<Arc<Compiled>, Error> {
+pub(crate) fn cached(
+    op: Op,
+    pattern: &str,
+    lengths: &[(&str, usize)],
+) -> Result<Arc<Compiled>, Error> {
     static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Compiled>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key: Key = (

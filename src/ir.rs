@@ -90,10 +90,6 @@ pub(crate) struct Ir {
 }
 
 impl Ir {
-    pub(crate) fn axis(&self, id: AxisId) -> &Axis {
-        &self.axes[id.0]
-    }
-
     pub(crate) fn find(&self, name: &str) -> Option<AxisId> {
         self.axes
             .iter()

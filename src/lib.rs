@@ -81,3 +81,40 @@ mod span;
 pub use crate::error::{Error, ErrorKind, Side};
 pub use crate::ops::{Rearrange, rearrange};
 pub use crate::plan::Plan;
+
+/// Internals exposed for this crate's own tests, benches and fuzz targets.
+/// Not part of the public API: no stability promise, hidden from the docs.
+#[doc(hidden)]
+pub mod __private {
+    use ndarray::{ArrayBase, ArrayD, Data, Dimension};
+
+    use crate::compiled::cached;
+    use crate::error::Error;
+    use crate::ir::Op;
+
+    /// Whether `pattern` parses, prints, and parses back to the same syntax
+    /// tree (`Ok(true)`), or the error it gets.
+    pub fn print_round_trips(pattern: &str) -> Result<bool, Error> {
+        let ast = crate::parse::parse_pattern(pattern)?;
+        let again = crate::parse::parse_pattern(&ast.to_string())?;
+        Ok(again.without_spans() == ast.without_spans())
+    }
+
+    /// Rearrange by the element-by-element reference executor.
+    pub fn reference_rearrange<A, S, D>(
+        x: &ArrayBase<S, D>,
+        pattern: &str,
+        axes_lengths: &[(&str, usize)],
+    ) -> Result<ArrayD<A>, Error>
+    where
+        A: Clone,
+        S: Data<Elem = A>,
+        D: Dimension,
+    {
+        let plan = cached(Op::Rearrange, pattern, axes_lengths)?.plan(x.shape())?;
+        Ok(crate::exec::reference::rearrange(
+            &plan,
+            &x.view().into_dyn(),
+        ))
+    }
+}

@@ -5,7 +5,7 @@ use std::fmt;
 use smallvec::{SmallVec, smallvec};
 
 use crate::error::{Error, ErrorKind};
-use crate::ir::{AxisName, Item, Ir, Op};
+use crate::ir::{AxisName, Ir, Item, Op};
 use crate::span::Span;
 
 /// The most dimensions an input may have (see *Input safety* in the crate
@@ -334,7 +334,11 @@ fn infer(
     let mut unknown: SmallVec<[usize; 2]> = SmallVec::new();
     for &id in ids {
         match lens[id] {
-            Some(len) => known = known.checked_mul(len).ok_or_else(|| err(ErrorKind::Overflow))?,
+            Some(len) => {
+                known = known
+                    .checked_mul(len)
+                    .ok_or_else(|| err(ErrorKind::Overflow))?
+            }
             None => unknown.push(id),
         }
     }
@@ -344,7 +348,7 @@ fn infer(
             .iter()
             .filter(|&&id| lens[id].is_some())
             .map(|&id| match &ir.axes[id].name {
-                AxisName::Named(n) => format!("{n}"),
+                AxisName::Named(n) => n.clone(),
                 AxisName::Anon => labels[id].clone(),
             })
             .collect();
@@ -399,7 +403,13 @@ impl fmt::Display for Plan {
             .collect::<Vec<_>>()
             .join(" ")
         };
-        writeln!(f, "{} `{}` on input {:?}", self.op.name(), self.pattern, self.input_shape)?;
+        writeln!(
+            f,
+            "{} `{}` on input {:?}",
+            self.op.name(),
+            self.pattern,
+            self.input_shape
+        )?;
         let all: Vec<String> = self
             .axes
             .iter()

@@ -19,11 +19,6 @@ impl Span {
         Span { start, end }
     }
 
-    /// The smallest span covering both `self` and `other`.
-    pub(crate) fn to(self, other: Span) -> Span {
-        Span::new(self.start.min(other.start), self.end.max(other.end))
-    }
-
     pub(crate) fn range(self) -> Range<usize> {
         self.start..self.end
     }

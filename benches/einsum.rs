@@ -1,0 +1,2 @@
+//! einsum benchmarks.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Rearrange benchmarks: einplan beside memcpy and ndarray's idiomatic way.
+fn main() {}

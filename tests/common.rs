@@ -1,0 +1,87 @@
+//! Shared helpers: building fixture inputs and reading fixture files.
+
+use ndarray::{ArrayD, IxDyn, Slice};
+use serde_json::Value;
+
+/// Reads `tests/data/<name>` as JSON.
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|n| n.as_u64().expect("unsigned") as usize)
+        .collect()
+}
+
+pub fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|n| n.as_f64().expect("number"))
+        .collect()
+}
+
+/// The axis lengths of a case, as `(name, len)` pairs.
+pub fn lengths(case: &Value) -> Vec<(String, usize)> {
+    case["lengths"]
+        .as_array()
+        .map(|pairs| {
+            pairs
+                .iter()
+                .map(|p| {
+                    (
+                        p[0].as_str().unwrap().to_owned(),
+                        p[1].as_u64().unwrap() as usize,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn borrowed(lengths: &[(String, usize)]) -> Vec<(&str, usize)> {
+    lengths.iter().map(|(n, l)| (n.as_str(), *l)).collect()
+}
+
+/// The base array of an input description; apply [`layout`] to it.
+pub fn base(input: &Value) -> ArrayD<f64> {
+    let shape = usizes(&input["base_shape"]);
+    ArrayD::from_shape_vec(IxDyn(&shape), floats(&input["data"])).expect("base data fits its shape")
+}
+
+/// Applies an input description's view operations to its base array:
+/// transposes, flips, steps and crops, giving strided and reversed views.
+pub fn layout<'a>(base: &'a ArrayD<f64>, input: &Value) -> ndarray::ArrayViewD<'a, f64> {
+    let mut v = base.view();
+    for op in input["ops"].as_array().into_iter().flatten() {
+        let axis = |v: &Value| ndarray::Axis(v.as_u64().unwrap() as usize);
+        match op["op"].as_str().unwrap() {
+            "transpose" => v = v.permuted_axes(IxDyn(&usizes(&op["perm"]))),
+            "flip" => v.invert_axis(axis(&op["axis"])),
+            "step" => {
+                let step = op["step"].as_i64().unwrap() as isize;
+                v.slice_axis_inplace(axis(&op["axis"]), Slice::new(0, None, step));
+            }
+            "crop" => {
+                let (a, b) = (op["start"].as_i64().unwrap(), op["stop"].as_i64().unwrap());
+                v.slice_axis_inplace(
+                    axis(&op["axis"]),
+                    Slice::new(a as isize, Some(b as isize), 1),
+                );
+            }
+            other => panic!("unknown op {other}"),
+        }
+    }
+    v
+}
+
+/// The expected array of a case.
+pub fn expected(expect: &Value) -> ArrayD<f64> {
+    let shape = usizes(&expect["shape"]);
+    ArrayD::from_shape_vec(IxDyn(&shape), floats(&expect["data"])).expect("expected data fits")
+}

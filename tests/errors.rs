@@ -1,0 +1,89 @@
+//! The exact rendered text of representative errors (caret snapshots).
+
+use ndarray::{ArrayD, IxDyn};
+
+fn render(shape: &[usize], pattern: &str, lengths: &[(&str, usize)]) -> String {
+    let x = ArrayD::<u8>::zeros(IxDyn(shape));
+    match einplan::rearrange(&x, pattern, lengths) {
+        Ok(y) => panic!("{pattern:?} gave shape {:?}, expected an error", y.shape()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn snapshots() {
+    let cases: &[(&[usize], &str, &[(&str, usize)])] = &[
+        (&[2, 5], "a (b c) -> a b c", &[("b", 2)]),
+        (&[2, 5], "a (b c) -> a b c", &[("b", 2), ("c", 3)]),
+        (&[2, 3], "b h h -> b h", &[]),
+        (&[2, 3], "a b", &[]),
+        (&[2, 3], "(a b -> a b", &[]),
+        (&[2, 3], "a b -> a", &[]),
+        (&[2, 3], "a b c -> c b a", &[]),
+        (&[6], "(a b) -> a b", &[]),
+        (&[2, 3], "a b -> b a", &[("c", 2)]),
+        (&[2, 3], "_a b -> b _a", &[]),
+        (&[2, 3], "a b -> a b 2", &[]),
+        (&[2, 3], "(a ...) -> a ...", &[]),
+        (&[2], "a ... b -> b ... a", &[]),
+        (&[2, 3], "α β -> β α γ", &[]),
+    ];
+    let got: Vec<String> = cases.iter().map(|(s, p, l)| render(s, p, l)).collect();
+    let want = include_str!("data/error_snapshots.txt");
+    let got = got.join("\n\n") + "\n";
+    if got != want && std::env::var_os("EINPLAN_BLESS").is_some() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/error_snapshots.txt"
+        );
+        std::fs::write(path, &got).unwrap();
+        return;
+    }
+    assert_eq!(
+        got, want,
+        "set EINPLAN_BLESS=1 to rewrite tests/data/error_snapshots.txt, then review it"
+    );
+}
+
+#[test]
+fn nothing_panics_on_absurd_lengths() {
+    let x = ArrayD::<u8>::zeros(IxDyn(&[4, 6]));
+    let huge = usize::MAX / 2;
+    for (pattern, lengths) in [
+        ("a (b c) -> a b c", vec![("b", huge), ("c", huge)]),
+        ("a (b c) -> a b c", vec![("b", 0)]),
+        ("a b -> a b", vec![("a", 5)]),
+        ("(a b) c -> a b c", vec![("a", huge)]),
+    ] {
+        let e = einplan::rearrange(&x, pattern, &lengths).unwrap_err();
+        assert!(e.span().end <= pattern.len(), "{e}");
+    }
+}
+
+#[test]
+fn kinds_and_spans() {
+    use einplan::ErrorKind;
+    let x = ArrayD::<u8>::zeros(IxDyn(&[2, 5]));
+    let e = einplan::rearrange(&x, "a (b c) -> a b c", &[("b", 2)]).unwrap_err();
+    assert_eq!(e.span(), 2..7);
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::NotDivisible {
+            dim: 1,
+            length: 5,
+            ..
+        }
+    ));
+    let e = einplan::Rearrange::new("b h h -> b h").unwrap_err();
+    assert_eq!((e.span(), e.aux_span()), (4..5, Some(2..3)));
+    let e = einplan::rearrange(&x, "a b c -> a b c", &[]).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::RankMismatch {
+            expected: 3,
+            found: 2,
+            at_least: false
+        }
+    );
+    assert_eq!(e.span(), 0..5);
+}

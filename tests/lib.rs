@@ -1,0 +1,6 @@
+//! The integration tests, built as one binary.
+
+mod common;
+mod errors;
+mod prop;
+mod rearrange;
