@@ -53,6 +53,11 @@ impl Compiled {
         &self.ir.pattern
     }
 
+    /// The span of the input side, for errors about the input as a whole.
+    pub(crate) fn input_span(&self) -> crate::span::Span {
+        self.ir.input_span
+    }
+
     /// The plan for `shape`, from the cache or freshly made.
     pub(crate) fn plan(&self, shape: &[usize]) -> Result<Arc<Plan>, Error> {
         if let Some(p) = lock(&self.plans).get(shape) {

@@ -326,6 +326,23 @@ pub enum ErrorKind {
     /// than `isize::MAX` bytes.
     #[error("the lengths multiply to more than an array can hold")]
     Overflow,
+    /// A reduction the element type does not support: `Mean` on an
+    /// integer array, `Sum` on `bool`.
+    #[error("`{reduction}` is not defined for `{element}` elements{hint}")]
+    UnsupportedReduction {
+        /// The reduction.
+        reduction: crate::Reduction,
+        /// The element type's name.
+        element: &'static str,
+        /// Extra explanation.
+        hint: &'static str,
+    },
+    /// `Min` or `Max` over zero elements, which has no value.
+    #[error("cannot take the {reduction} of zero elements: the reduced axes have length 0")]
+    EmptyReduction {
+        /// The reduction.
+        reduction: crate::Reduction,
+    },
     /// A resource limit was exceeded (see the crate docs, *Input safety*).
     #[error("{0}")]
     Limit(String),

@@ -75,12 +75,17 @@ mod ir;
 mod ops;
 mod parse;
 mod plan;
+mod reduction;
 mod resolve;
 mod span;
 
 pub use crate::error::{Error, ErrorKind, Side};
-pub use crate::ops::{Rearrange, rearrange};
+pub use crate::ops::{
+    Rearrange, Reduce, Repeat, rearrange, rearrange_list, reduce, reduce_list, reduce_with, repeat,
+    repeat_list,
+};
 pub use crate::plan::Plan;
+pub use crate::reduction::{Reducible, Reduction};
 
 /// Internals exposed for this crate's own tests, benches and fuzz targets.
 /// Not part of the public API: no stability promise, hidden from the docs.

@@ -3,13 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use ndarray::{ArrayBase, CowArray, Data, Dimension, IxDyn};
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, CowArray, Data, Dimension, IxDyn};
 
 use crate::compiled::{Compiled, cached};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::exec;
+use crate::exec::reduce as fold;
 use crate::ir::Op;
 use crate::plan::Plan;
+use crate::reduction::{Reducible, Reduction};
 
 /// Rearranges `x` by an einops pattern: split, permute and merge axes.
 ///
@@ -134,7 +136,10 @@ impl Rearrange {
     /// # Errors
     ///
     /// As [`plan`](Rearrange::plan) for `x.shape()`.
-    pub fn apply<'a, A, S, D>(&self, x: &'a ArrayBase<S, D>) -> Result<CowArray<'a, A, IxDyn>, Error>
+    pub fn apply<'a, A, S, D>(
+        &self,
+        x: &'a ArrayBase<S, D>,
+    ) -> Result<CowArray<'a, A, IxDyn>, Error>
     where
         A: Clone,
         S: Data<Elem = A>,
@@ -148,5 +153,454 @@ impl Rearrange {
 impl fmt::Debug for Rearrange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Rearrange").field(&self.pattern()).finish()
+    }
+}
+
+/// Reduces `x` by an einops pattern: axes missing from the output are
+/// combined with `reduction`.
+///
+/// Anonymous axes on the input side pool windows (`b c (h 2) (w 2) -> b c
+/// h w`), `()` keeps a reduced axis as length 1, an ellipsis missing from
+/// the output is reduced whole, and an empty output gives a 0-d array.
+/// Always returns a fresh array in standard layout. See [`Reduction`] for
+/// the supported element types and the accuracy of `f32` sums.
+///
+/// # Examples
+///
+/// ```
+/// use einplan::Reduction;
+/// use ndarray::Array;
+///
+/// let x = Array::from_iter(0..16).into_shape_with_order((1, 4, 4))?.mapv(|v| v as f32);
+/// // 2x2 max pooling.
+/// let y = einplan::reduce(&x, "c (h 2) (w 2) -> c h w", Reduction::Max, &[])?;
+/// assert_eq!(y.iter().copied().collect::<Vec<_>>(), [5.0, 7.0, 13.0, 15.0]);
+/// // Global average, keeping the axes.
+/// let m = einplan::reduce(&x, "c h w -> c () ()", Reduction::Mean, &[])?;
+/// assert_eq!(m.shape(), &[1, 1, 1]);
+/// assert_eq!(m[[0, 0, 0]], 7.5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`rearrange`], except that input axes may be missing from the
+/// output; also an output axis that is not in the input, a reduction the
+/// element type does not support ([`ErrorKind::UnsupportedReduction`]),
+/// and `Min`/`Max` over zero elements.
+pub fn reduce<A, S, D>(
+    x: &ArrayBase<S, D>,
+    pattern: &str,
+    reduction: Reduction,
+    axes_lengths: &[(&str, usize)],
+) -> Result<ArrayD<A>, Error>
+where
+    A: Reducible,
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
+    run_reduce(&compiled, &x.view().into_dyn(), reduction, false)
+}
+
+/// Reduces `x` by an einops pattern with a fold of your own: each output
+/// element is `f(…f(f(init, x0), x1)…, xn)` over the elements it reduces,
+/// in row-major order of the reduced axes... or in memory order, which may
+/// differ: use an associative and commutative `f`.
+///
+/// # Examples
+///
+/// ```
+/// let x = ndarray::arr2(&[["a", "b"], ["c", "d"]]).mapv(String::from);
+/// let joined = einplan::reduce_with(&x, "r c -> r", &[], String::new(), |acc, s| acc + s)?;
+/// assert_eq!(joined.iter().cloned().collect::<Vec<_>>(), ["ab", "cd"]);
+/// # Ok::<(), einplan::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`reduce`].
+pub fn reduce_with<A, S, D, F>(
+    x: &ArrayBase<S, D>,
+    pattern: &str,
+    axes_lengths: &[(&str, usize)],
+    init: A,
+    f: F,
+) -> Result<ArrayD<A>, Error>
+where
+    A: Clone,
+    S: Data<Elem = A>,
+    D: Dimension,
+    F: Fn(A, &A) -> A,
+{
+    let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
+    let plan = compiled.plan(x.shape())?;
+    Ok(exec::reduce::reduce(
+        &plan,
+        &x.view().into_dyn(),
+        &fold::With { init, f },
+    ))
+}
+
+/// Checks that `reduction` can run on `A` for `plan`, then runs it.
+fn run_reduce<A: Reducible>(
+    compiled: &Compiled,
+    x: &ArrayViewD<'_, A>,
+    reduction: Reduction,
+    reference: bool,
+) -> Result<ArrayD<A>, Error> {
+    let plan = compiled.plan(x.shape())?;
+    let whole = crate::span::Span::new(0, compiled.pattern().len());
+    let empty_output = plan.output_shape().contains(&0);
+    if matches!(reduction, Reduction::Min | Reduction::Max)
+        && fold::count(&plan) == 0
+        && !empty_output
+    {
+        let kind = ErrorKind::EmptyReduction { reduction };
+        return Err(Error::new(compiled.pattern(), kind, whole));
+    }
+    A::run(&plan, x, reduction, reference).ok_or_else(|| {
+        let hint = match reduction {
+            Reduction::Mean => ": convert the array to a float type first",
+            Reduction::Any | Reduction::All => ": use an array of bool",
+            _ => "",
+        };
+        let kind = ErrorKind::UnsupportedReduction {
+            reduction,
+            element: std::any::type_name::<A>(),
+            hint,
+        };
+        Error::new(compiled.pattern(), kind, whole)
+    })
+}
+
+/// Repeats `x` by an einops pattern: axes new in the output are broadcast.
+///
+/// New axes get stride 0, so the result is a borrowed view when no merge
+/// forces a copy (`h w -> h w c`) and a fresh array otherwise (`h w -> h
+/// (w 2)`). A length of 0 is legal and gives an empty result.
+///
+/// # Examples
+///
+/// ```
+/// let x = ndarray::arr2(&[[1, 2], [3, 4]]);
+/// let y = einplan::repeat(&x, "h w -> h w c", &[("c", 3)])?;
+/// assert!(y.is_view()); // stride 0, nothing copied
+/// assert_eq!(y.shape(), &[2, 2, 3]);
+/// let z = einplan::repeat(&x, "h w -> h (w 2)", &[])?;
+/// assert_eq!(z.iter().copied().collect::<Vec<_>>(), [1, 2, 1, 2, 3, 4, 3, 4]);
+/// # Ok::<(), einplan::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`rearrange`], except that output axes may be new; also a new axis
+/// without a length ([`ErrorKind::MissingLength`]).
+pub fn repeat<'a, A, S, D>(
+    x: &'a ArrayBase<S, D>,
+    pattern: &str,
+    axes_lengths: &[(&str, usize)],
+) -> Result<CowArray<'a, A, IxDyn>, Error>
+where
+    A: Clone,
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
+    let plan = compiled.plan(x.shape())?;
+    Ok(exec::rearrange(&plan, x.view().into_dyn()))
+}
+
+/// [`rearrange`] for a list of same-shape arrays, stacked on a new leading
+/// axis as einops does: `rearrange_list(&xs, "n h w -> h (n w)", &[])`.
+///
+/// The stack is not built first: each array is copied straight into its
+/// place in the result. A list of one array can return a view of it.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::arr1;
+///
+/// let xs = [arr1(&[1, 2]), arr1(&[3, 4]), arr1(&[5, 6])];
+/// let y = einplan::rearrange_list(&xs, "n w -> (w n)", &[])?;
+/// assert_eq!(y.iter().copied().collect::<Vec<_>>(), [1, 3, 5, 2, 4, 6]);
+/// # Ok::<(), einplan::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`rearrange`] for the stacked shape; also an empty list or arrays of
+/// different shapes ([`ErrorKind::Mismatch`]).
+pub fn rearrange_list<'a, A, S, D>(
+    xs: &'a [ArrayBase<S, D>],
+    pattern: &str,
+    axes_lengths: &[(&str, usize)],
+) -> Result<CowArray<'a, A, IxDyn>, Error>
+where
+    A: Clone,
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let compiled = cached(Op::Rearrange, pattern, axes_lengths)?;
+    apply_list(&compiled, xs)
+}
+
+/// [`repeat`] for a list of same-shape arrays, stacked on a new leading
+/// axis as einops does.
+///
+/// # Errors
+///
+/// As [`repeat`] for the stacked shape, and as [`rearrange_list`].
+pub fn repeat_list<'a, A, S, D>(
+    xs: &'a [ArrayBase<S, D>],
+    pattern: &str,
+    axes_lengths: &[(&str, usize)],
+) -> Result<CowArray<'a, A, IxDyn>, Error>
+where
+    A: Clone,
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
+    apply_list(&compiled, xs)
+}
+
+/// [`reduce`] for a list of same-shape arrays, stacked on a new leading
+/// axis as einops does. The stack is built first (one copy).
+///
+/// # Errors
+///
+/// As [`reduce`] for the stacked shape, and as [`rearrange_list`].
+pub fn reduce_list<A, S, D>(
+    xs: &[ArrayBase<S, D>],
+    pattern: &str,
+    reduction: Reduction,
+    axes_lengths: &[(&str, usize)],
+) -> Result<ArrayD<A>, Error>
+where
+    A: Reducible,
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
+    let shape = list_shape(&compiled, xs)?;
+    let views: Vec<ArrayViewD<'_, A>> = xs.iter().map(|x| x.view().into_dyn()).collect();
+    let stacked = ndarray::stack(Axis(0), &views).map_err(|e| {
+        let kind = ErrorKind::Mismatch(format!("cannot stack the list: {e}"));
+        Error::new(compiled.pattern(), kind, compiled.input_span())
+    })?;
+    debug_assert_eq!(stacked.shape(), &shape[..]);
+    run_reduce(&compiled, &stacked.view(), reduction, false)
+}
+
+/// The stacked shape `[n, shape...]` of a list, checking that it is
+/// non-empty and that every array has the same shape.
+fn list_shape<A, S, D>(compiled: &Compiled, xs: &[ArrayBase<S, D>]) -> Result<Vec<usize>, Error>
+where
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let err = |msg: String| {
+        Error::new(
+            compiled.pattern(),
+            ErrorKind::Mismatch(msg),
+            compiled.input_span(),
+        )
+    };
+    let Some(first) = xs.first() else {
+        return Err(err("the list of inputs is empty".to_owned()));
+    };
+    for (i, x) in xs.iter().enumerate().skip(1) {
+        if x.shape() != first.shape() {
+            return Err(err(format!(
+                "input {i} of the list has shape {:?}, input 0 has {:?}",
+                x.shape(),
+                first.shape()
+            )));
+        }
+    }
+    let mut shape = Vec::with_capacity(first.ndim() + 1);
+    shape.push(xs.len());
+    shape.extend_from_slice(first.shape());
+    Ok(shape)
+}
+
+/// Rearrange or repeat a list as if stacked on a new leading axis.
+fn apply_list<'a, A, S, D>(
+    compiled: &Compiled,
+    xs: &'a [ArrayBase<S, D>],
+) -> Result<CowArray<'a, A, IxDyn>, Error>
+where
+    A: Clone,
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let shape = list_shape(compiled, xs)?;
+    let plan = compiled.plan(&shape)?;
+    if let [x] = xs {
+        let x = x.view().into_dyn().insert_axis(Axis(0));
+        return Ok(exec::rearrange(&plan, x));
+    }
+    let views: Vec<ArrayViewD<'a, A>> = xs.iter().map(|x| x.view().into_dyn()).collect();
+    Ok(CowArray::from(exec::gather(&plan, &views)))
+}
+
+/// A compiled reduce pattern, like einops' `Reduce` layer: parse and check
+/// once, plan once per input shape, apply many times. `Send + Sync`.
+///
+/// # Examples
+///
+/// ```
+/// use einplan::{Reduce, Reduction};
+/// use ndarray::Array4;
+///
+/// let pool = Reduce::new("b c h w -> b c", Reduction::Mean)?;
+/// let x = Array4::<f32>::ones((2, 3, 7, 7));
+/// let y = pool.apply(&x)?;
+/// assert_eq!(y.shape(), &[2, 3]);
+/// assert!(y.iter().all(|&v| v == 1.0));
+/// # Ok::<(), einplan::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Reduce {
+    compiled: Compiled,
+    reduction: Reduction,
+}
+
+impl Reduce {
+    /// Parses and checks a reduce pattern.
+    ///
+    /// # Errors
+    ///
+    /// Syntax errors, output axes missing from the input, anonymous axes
+    /// on the output side, duplicates.
+    pub fn new(pattern: &str, reduction: Reduction) -> Result<Reduce, Error> {
+        Ok(Reduce {
+            compiled: Compiled::new(pattern, Op::Reduce)?,
+            reduction,
+        })
+    }
+
+    /// Fixes the length of axis `name`.
+    ///
+    /// # Errors
+    ///
+    /// If the pattern has no axis `name`, or its length is already given.
+    pub fn with(self, name: &str, len: usize) -> Result<Reduce, Error> {
+        Ok(Reduce {
+            compiled: self.compiled.with(name, len)?,
+            reduction: self.reduction,
+        })
+    }
+
+    /// The plan for inputs of `shape` (cached per shape).
+    ///
+    /// # Errors
+    ///
+    /// As [`Rearrange::plan`].
+    pub fn plan(&self, shape: &[usize]) -> Result<Arc<Plan>, Error> {
+        self.compiled.plan(shape)
+    }
+
+    /// Reduces `x` into a fresh array. See [`reduce`].
+    ///
+    /// # Errors
+    ///
+    /// As [`reduce`].
+    pub fn apply<A, S, D>(&self, x: &ArrayBase<S, D>) -> Result<ArrayD<A>, Error>
+    where
+        A: Reducible,
+        S: Data<Elem = A>,
+        D: Dimension,
+    {
+        run_reduce(&self.compiled, &x.view().into_dyn(), self.reduction, false)
+    }
+}
+
+impl fmt::Debug for Reduce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Reduce")
+            .field(&self.compiled.pattern())
+            .field(&self.reduction)
+            .finish()
+    }
+}
+
+/// A compiled repeat pattern, like einops' `Repeat` layer. `Send + Sync`.
+///
+/// # Examples
+///
+/// ```
+/// use einplan::Repeat;
+///
+/// let tile = Repeat::new("h w -> (2 h) w")?;
+/// let y = tile.apply(&ndarray::arr2(&[[1, 2]]))?;
+/// assert_eq!(y.iter().copied().collect::<Vec<_>>(), [1, 2, 1, 2]);
+/// # Ok::<(), einplan::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Repeat {
+    compiled: Compiled,
+}
+
+impl Repeat {
+    /// Parses and checks a repeat pattern.
+    ///
+    /// # Errors
+    ///
+    /// Syntax errors, input axes missing from the output, anonymous axes
+    /// on the input side, duplicates.
+    pub fn new(pattern: &str) -> Result<Repeat, Error> {
+        Ok(Repeat {
+            compiled: Compiled::new(pattern, Op::Repeat)?,
+        })
+    }
+
+    /// Fixes the length of axis `name` (every new named axis needs one).
+    ///
+    /// # Errors
+    ///
+    /// If the pattern has no axis `name`, or its length is already given.
+    pub fn with(self, name: &str, len: usize) -> Result<Repeat, Error> {
+        Ok(Repeat {
+            compiled: self.compiled.with(name, len)?,
+        })
+    }
+
+    /// The plan for inputs of `shape` (cached per shape).
+    ///
+    /// # Errors
+    ///
+    /// As [`Rearrange::plan`], and a new axis without a length.
+    pub fn plan(&self, shape: &[usize]) -> Result<Arc<Plan>, Error> {
+        self.compiled.plan(shape)
+    }
+
+    /// Repeats `x`: a broadcast view when strides suffice, else a copy.
+    /// See [`repeat`].
+    ///
+    /// # Errors
+    ///
+    /// As [`plan`](Repeat::plan) for `x.shape()`.
+    pub fn apply<'a, A, S, D>(
+        &self,
+        x: &'a ArrayBase<S, D>,
+    ) -> Result<CowArray<'a, A, IxDyn>, Error>
+    where
+        A: Clone,
+        S: Data<Elem = A>,
+        D: Dimension,
+    {
+        let plan = self.plan(x.shape())?;
+        Ok(exec::rearrange(&plan, x.view().into_dyn()))
+    }
+}
+
+impl fmt::Debug for Repeat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Repeat")
+            .field(&self.compiled.pattern())
+            .finish()
     }
 }

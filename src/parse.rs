@@ -114,9 +114,11 @@ fn convert(text: &str, err: nom::Err<PError<'_>>) -> Error {
             None => unexpected(text, e.at, Expecting::End),
         },
         // Only streaming parsers return Incomplete; ours are all complete.
-        nom::Err::Incomplete(_) => {
-            Error::new(text, ErrorKind::MissingArrow, Span::new(text.len(), text.len()))
-        }
+        nom::Err::Incomplete(_) => Error::new(
+            text,
+            ErrorKind::MissingArrow,
+            Span::new(text.len(), text.len()),
+        ),
     }
 }
 
@@ -139,7 +141,10 @@ fn unexpected(text: &str, rest: &str, expecting: Expecting) -> Error {
     };
     let (kind, len) = match c {
         ')' => (ErrorKind::UnopenedGroup, 1),
-        '.' => (ErrorKind::StrayDot, rest.len() - rest.trim_start_matches('.').len()),
+        '.' => (
+            ErrorKind::StrayDot,
+            rest.len() - rest.trim_start_matches('.').len(),
+        ),
         '-' if rest.starts_with("->") => match expecting {
             Expecting::End => (ErrorKind::ExtraArrow, 2),
             Expecting::NoArrow => (ErrorKind::UnexpectedArrow, 2),
@@ -220,7 +225,11 @@ fn group(total: usize, i: &str) -> PResult<'_, Term> {
             ))
         }
         Some('(') => failure(i, 1, ErrorKind::NestedGroup),
-        Some('.') => failure(i, i.len() - i.trim_start_matches('.').len(), ErrorKind::StrayDot),
+        Some('.') => failure(
+            i,
+            i.len() - i.trim_start_matches('.').len(),
+            ErrorKind::StrayDot,
+        ),
         Some('-') if i.starts_with("->") => failure(open, 1, ErrorKind::UnclosedGroup),
         Some(',') => failure(open, 1, ErrorKind::UnclosedGroup),
         Some(c) => failure(i, c.len_utf8(), ErrorKind::UnexpectedChar(c)),
@@ -231,12 +240,7 @@ fn group(total: usize, i: &str) -> PResult<'_, Term> {
 // atom := ellipsis | "*" | word
 fn atom(total: usize, i: &str) -> PResult<'_, Atom> {
     let start = total - i.len();
-    let (rest, kind) = alt((
-        ellipsis,
-        map(char('*'), |_| AtomKind::Star),
-        word,
-    ))
-    .parse(i)?;
+    let (rest, kind) = alt((ellipsis, map(char('*'), |_| AtomKind::Star), word)).parse(i)?;
     let end = total - rest.len();
     Ok((
         rest,
@@ -253,12 +257,29 @@ fn ellipsis(i: &str) -> PResult<'_, AtomKind> {
     if dots.len() != 3 {
         return failure(i, dots.len(), ErrorKind::StrayDot);
     }
+    // `...b` is one token to einops (an invalid name), not `... b`.
+    let glued = rest.len() - rest.trim_start_matches(is_word_char).len();
+    if glued > 0 {
+        return failure(i, 3 + glued, glued_ellipsis(&i[..3 + glued]));
+    }
     Ok((rest, AtomKind::Ellipsis))
+}
+
+fn glued_ellipsis(token: &str) -> ErrorKind {
+    ErrorKind::InvalidName {
+        name: token.to_owned(),
+        reason: "separate `...` from a name with a space",
+    }
 }
 
 // word := (letter | digit | "_")+   classified as a name, a number or `_`
 fn word(i: &str) -> PResult<'_, AtomKind> {
     let (rest, w) = take_while1(is_word_char).parse(i)?;
+    if rest.starts_with('.') {
+        let dots = rest.len() - rest.trim_start_matches('.').len();
+        let len = w.len() + dots;
+        return failure(i, len, glued_ellipsis(&i[..len]));
+    }
     let invalid = |reason| {
         failure(
             i,

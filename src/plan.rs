@@ -106,10 +106,6 @@ impl Plan {
         &self.input_dims
     }
 
-    pub(crate) fn output_dims(&self) -> &[(usize, usize)] {
-        &self.output_dims
-    }
-
     pub(crate) fn axis_count(&self) -> usize {
         self.axes.len()
     }

@@ -56,7 +56,10 @@ pub(crate) fn view<'a, A>(
     strides: &[isize],
 ) -> ArrayView<'a, A, IxDyn> {
     assert_eq!(shape.len(), strides.len());
-    assert!(!x.is_empty() && shape.iter().all(|&n| n > 0), "empty views are not built");
+    assert!(
+        !x.is_empty() && shape.iter().all(|&n| n > 0),
+        "empty views are not built"
+    );
     let outer = extent(x.shape(), x.strides()).expect("a live view has a finite extent");
     let inner = extent(shape, strides).expect("planned strides overflow");
     assert!(
@@ -86,9 +89,7 @@ pub(crate) fn view<'a, A>(
     // `x`'s reachable range (checked above): initialised elements of `x`,
     // borrowed for `'a`. The shape is non-empty and its extent fits
     // `isize` (`extent` returned `Some`).
-    let mut v = unsafe {
-        ArrayView::from_shape_ptr(IxDyn(shape).strides(IxDyn(&positive)), low)
-    };
+    let mut v = unsafe { ArrayView::from_shape_ptr(IxDyn(shape).strides(IxDyn(&positive)), low) };
     for axis in flip {
         v.invert_axis(Axis(axis));
     }
@@ -164,6 +165,81 @@ pub(crate) fn copy<A: Clone>(v: &ArrayView<'_, A, IxDyn>) -> Vec<A> {
                 break;
             }
             offset -= stride * len as isize;
+            index[axis] = 0;
+        }
+    }
+}
+
+/// Folds every element of `v` into `acc[o]`, where `o` is the element's
+/// index dotted with `out_strides` (0 on reduced axes), visiting elements
+/// in memory order: the axes are walked by decreasing input stride, so a
+/// reduction over the fastest axis and one over the slowest both read
+/// memory sequentially.
+///
+/// # Panics
+///
+/// If an output offset falls outside `acc` (a planner bug; `acc` is
+/// indexed with bounds checks).
+pub(crate) fn fold<A, T>(
+    v: &ArrayView<'_, A, IxDyn>,
+    out_strides: &[isize],
+    acc: &mut [T],
+    mut step: impl FnMut(&mut T, &A),
+) {
+    if v.is_empty() {
+        return;
+    }
+    // (len, input stride, output stride), unit axes dropped, slowest first.
+    let mut dims: SmallVec<[(usize, isize, isize); 8]> = v
+        .shape()
+        .iter()
+        .zip(v.strides())
+        .zip(out_strides)
+        .filter(|((len, _), _)| **len > 1)
+        .map(|((&len, &is), &os)| (len, is, os))
+        .collect();
+    dims.sort_by_key(|&(_, is, _)| std::cmp::Reverse(is.unsigned_abs()));
+    let mut merged: SmallVec<[(usize, isize, isize); 8]> = SmallVec::new();
+    for &(len, is, os) in dims.iter().rev() {
+        if let Some(last) = merged.last_mut() {
+            let n = last.0 as isize;
+            if is == last.1.wrapping_mul(n) && os == last.2.wrapping_mul(n) {
+                last.0 *= len;
+                continue;
+            }
+        }
+        merged.push((len, is, os));
+    }
+    merged.reverse();
+    let (inner_len, inner_is, inner_os) = merged.pop().unwrap_or((1, 0, 0));
+    let outer = merged;
+    let base = v.as_ptr();
+    let mut index: SmallVec<[usize; 8]> = SmallVec::from_elem(0, outer.len());
+    let (mut ioff, mut ooff): (isize, isize) = (0, 0);
+    loop {
+        for j in 0..inner_len as isize {
+            // SAFETY: `ioff` is Σ index_k * stride_k over the outer axes
+            // of `v` (permuted and merged, which preserves the set of
+            // offsets) with every index in bounds, and `j < inner_len`, so
+            // this is an in-bounds element of `v` (invariant 2).
+            let elem = unsafe { &*base.offset(ioff + j * inner_is) };
+            step(&mut acc[(ooff + j * inner_os) as usize], elem);
+        }
+        let mut axis = outer.len();
+        loop {
+            if axis == 0 {
+                return;
+            }
+            axis -= 1;
+            let (len, is, os) = outer[axis];
+            index[axis] += 1;
+            ioff += is;
+            ooff += os;
+            if index[axis] < len {
+                break;
+            }
+            ioff -= is * len as isize;
+            ooff -= os * len as isize;
             index[axis] = 0;
         }
     }

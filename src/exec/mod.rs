@@ -8,6 +8,7 @@
 
 #[allow(unsafe_code)]
 pub(crate) mod kernel;
+pub(crate) mod reduce;
 pub(crate) mod reference;
 
 use ndarray::{ArrayD, ArrayView, CowArray, Dimension, IxDyn};
@@ -42,4 +43,39 @@ pub(crate) fn rearrange<'a, A: Clone>(
     let data = kernel::copy(&permuted(plan, &x));
     let out = ArrayD::from_shape_vec(shape, data);
     CowArray::from(out.expect("the copy holds one element per output element"))
+}
+
+/// Rearrange or repeat a list of same-shape arrays as if they were stacked
+/// on a new leading axis, without building the stack when that axis is a
+/// single elementary axis: each array is copied into its slice of the
+/// output.
+pub(crate) fn gather<A: Clone>(plan: &Plan, xs: &[ArrayView<'_, A, IxDyn>]) -> ArrayD<A> {
+    let shape = IxDyn(plan.output_shape());
+    let list_axis = match plan.input_dims().first().map(|d| d.as_slice()) {
+        Some(&[axis]) => plan.kept().iter().position(|&a| a == axis),
+        _ => None,
+    };
+    let (Some(pos), Some(first)) = (list_axis, xs.first().and_then(|x| x.first())) else {
+        // The stacked axis is split (or the result is empty): stack first.
+        let stacked = ndarray::stack(ndarray::Axis(0), xs).expect("list_shape checked the shapes");
+        return rearrange(plan, stacked.view()).into_owned();
+    };
+    if shape.size() == 0 {
+        return ArrayD::from_shape_vec(shape, Vec::new())
+            .expect("an empty shape holds no elements");
+    }
+    let lens = plan.kept_lens();
+    let mut out = ArrayD::from_elem(IxDyn(&lens), first.clone());
+    for (i, x) in xs.iter().enumerate() {
+        // Strides as if stacked, with stride 0 on the list axis.
+        let mut stacked: SmallVec<[isize; 8]> = SmallVec::from_elem(0, 1);
+        stacked.extend_from_slice(x.strides());
+        let strides = plan.axis_strides(&stacked);
+        let kept: SmallVec<[isize; 8]> = plan.kept().iter().map(|&id| strides[id]).collect();
+        let src = kernel::view(x, &lens, &kept);
+        out.index_axis_mut(ndarray::Axis(pos), i)
+            .assign(&src.index_axis(ndarray::Axis(pos), 0));
+    }
+    out.into_shape_with_order(shape)
+        .expect("standard layout reshapes freely")
 }

@@ -10,7 +10,11 @@ fn t(text: &str) -> String {
     let ast = parse_pattern(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
     let printed = ast.to_string();
     let again = parse_pattern(&printed).unwrap();
-    assert_eq!(again.without_spans(), ast.without_spans(), "{text:?} round trip");
+    assert_eq!(
+        again.without_spans(),
+        ast.without_spans(),
+        "{text:?} round trip"
+    );
     printed
 }
 
@@ -21,13 +25,20 @@ fn t_err(text: &str) -> (ErrorKind, std::ops::Range<usize>) {
 }
 
 fn atoms(text: &str) -> Vec<AtomKind> {
-    parse_expr(text).unwrap().atoms().map(|a| a.kind.clone()).collect()
+    parse_expr(text)
+        .unwrap()
+        .atoms()
+        .map(|a| a.kind.clone())
+        .collect()
 }
 
 // word := (letter | digit | "_")+
 #[test]
 fn word_names_numbers_skip() {
-    assert_eq!(atoms("b c1 α_β"), [Name("b".into()), Name("c1".into()), Name("α_β".into())]);
+    assert_eq!(
+        atoms("b c1 α_β"),
+        [Name("b".into()), Name("c1".into()), Name("α_β".into())]
+    );
     assert_eq!(atoms("2 1 17"), [Number(2), Number(1), Number(17)]);
     assert_eq!(atoms("_"), [Skip]);
     assert_eq!(atoms("01"), [Number(1)]);
@@ -53,6 +64,12 @@ fn ellipsis() {
     assert_eq!(t_err("a .... -> a"), (ErrorKind::StrayDot, 2..6));
     assert_eq!(t_err("a . -> a"), (ErrorKind::StrayDot, 2..3));
     assert_eq!(t_err("(a .) -> a"), (ErrorKind::StrayDot, 3..4));
+    let glued = |p: &str| match t_err(p) {
+        (ErrorKind::InvalidName { name, .. }, span) => (name, span),
+        other => panic!("{p}: {other:?}"),
+    };
+    assert_eq!(glued("a ...b -> a"), ("...b".to_owned(), 2..6));
+    assert_eq!(glued("a b... -> a"), ("b...".to_owned(), 2..6));
 }
 
 // group := "(" atom* ")"
@@ -90,7 +107,10 @@ fn pattern_shape() {
     assert_eq!(t("a b, b c -> a c"), "a b, b c -> a c");
     assert_eq!(t_err("a b"), (ErrorKind::MissingArrow, 3..3));
     assert_eq!(t_err("a -> b -> c"), (ErrorKind::ExtraArrow, 7..9));
-    assert_eq!(t_err("a + b -> a b"), (ErrorKind::UnexpectedChar('+'), 2..3));
+    assert_eq!(
+        t_err("a + b -> a b"),
+        (ErrorKind::UnexpectedChar('+'), 2..3)
+    );
     assert_eq!(t_err("a - b"), (ErrorKind::UnexpectedChar('-'), 2..3));
     assert_eq!(t_err("a -> b, c"), (ErrorKind::UnexpectedChar(','), 6..7));
     assert_eq!(t_err("a é+ -> a"), (ErrorKind::UnexpectedChar('+'), 4..5));
@@ -106,7 +126,10 @@ fn one_sided_expressions() {
 #[test]
 fn length_limit() {
     let long = "a ".repeat(MAX_PATTERN_LEN);
-    assert!(matches!(parse_pattern(&long).unwrap_err().kind(), ErrorKind::Limit(_)));
+    assert!(matches!(
+        parse_pattern(&long).unwrap_err().kind(),
+        ErrorKind::Limit(_)
+    ));
 }
 
 #[test]

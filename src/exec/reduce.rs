@@ -1,0 +1,265 @@
+//! Reductions: how elements combine (`Fold`) and the executor that runs a
+//! reduce plan with the memory-order [`kernel::fold`].
+
+use ndarray::{ArrayD, ArrayView, IxDyn};
+use smallvec::SmallVec;
+
+use super::kernel;
+use crate::plan::Plan;
+
+/// One way of combining elements into an accumulator.
+pub(crate) trait Fold<A> {
+    type Acc: Clone;
+    fn init(&self) -> Self::Acc;
+    fn step(&self, acc: &mut Self::Acc, x: &A);
+    /// `count` is how many elements each accumulator saw.
+    fn finish(&self, acc: Self::Acc, count: usize) -> A;
+}
+
+/// The number of input elements that fold into each output element.
+pub(crate) fn count(plan: &Plan) -> usize {
+    plan.reduced_axes()
+        .iter()
+        .map(|&a| plan.axis_len(a))
+        .product()
+}
+
+/// Runs a reduce plan: accumulators in output order, input read in memory
+/// order.
+pub(crate) fn reduce<A, F: Fold<A>>(
+    plan: &Plan,
+    x: &ArrayView<'_, A, IxDyn>,
+    fold: &F,
+) -> ArrayD<A> {
+    let n_out: usize = plan.output_shape().iter().product();
+    let mut acc = vec![fold.init(); n_out];
+    if !x.is_empty() && n_out > 0 {
+        let strides = plan.axis_strides(x.strides());
+        let kept = plan.kept();
+        let reduced = plan.reduced_axes();
+        let mut lens: SmallVec<[usize; 8]> = SmallVec::new();
+        let mut in_strides: SmallVec<[isize; 8]> = SmallVec::new();
+        for &a in kept.iter().chain(reduced) {
+            lens.push(plan.axis_len(a));
+            in_strides.push(strides[a]);
+        }
+        // Output offsets: row-major over the kept axes, 0 on reduced ones.
+        let mut out_strides: SmallVec<[isize; 8]> = SmallVec::from_elem(0, lens.len());
+        let mut s: isize = 1;
+        for i in (0..kept.len()).rev() {
+            out_strides[i] = s;
+            s *= lens[i] as isize;
+        }
+        let v = kernel::view(x, &lens, &in_strides);
+        kernel::fold(&v, &out_strides, &mut acc, |a, e| fold.step(a, e));
+    }
+    let n = count(plan);
+    let data = acc.into_iter().map(|a| fold.finish(a, n)).collect();
+    ArrayD::from_shape_vec(IxDyn(plan.output_shape()), data)
+        .expect("one accumulator per output element")
+}
+
+/// `Sum`, `Prod`, `Mean`, `Min`, `Max` for a numeric type, through its
+/// accumulator type (`f64` for `f32`).
+pub(crate) trait Numeric: Copy {
+    type Acc: Copy;
+    const ZERO: Self::Acc;
+    const ONE: Self::Acc;
+    fn widen(self) -> Self::Acc;
+    fn narrow(acc: Self::Acc) -> Self;
+    fn add(a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    fn mul(a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    /// The larger, with NaN winning for floats (as numpy).
+    fn max(a: Self, b: Self) -> Self;
+    /// The smaller, with NaN winning for floats (as numpy).
+    fn min(a: Self, b: Self) -> Self;
+    /// `acc / count`, for types where a mean is defined.
+    fn mean(acc: Self::Acc, count: usize) -> Option<Self>;
+}
+
+macro_rules! float {
+    ($t:ty) => {
+        impl Numeric for $t {
+            type Acc = f64;
+            const ZERO: f64 = 0.0;
+            const ONE: f64 = 1.0;
+            fn widen(self) -> f64 {
+                self as f64
+            }
+            fn narrow(acc: f64) -> Self {
+                acc as $t
+            }
+            fn add(a: f64, b: f64) -> f64 {
+                a + b
+            }
+            fn mul(a: f64, b: f64) -> f64 {
+                a * b
+            }
+            fn max(a: Self, b: Self) -> Self {
+                if a.is_nan() || a >= b { a } else { b }
+            }
+            fn min(a: Self, b: Self) -> Self {
+                if a.is_nan() || a <= b { a } else { b }
+            }
+            fn mean(acc: f64, count: usize) -> Option<Self> {
+                Some((acc / count as f64) as $t)
+            }
+        }
+    };
+}
+float!(f32);
+float!(f64);
+
+macro_rules! int {
+    ($($t:ty),*) => {$(
+        impl Numeric for $t {
+            type Acc = $t;
+            const ZERO: $t = 0;
+            const ONE: $t = 1;
+            fn widen(self) -> $t {
+                self
+            }
+            fn narrow(acc: $t) -> Self {
+                acc
+            }
+            fn add(a: $t, b: $t) -> $t {
+                a.wrapping_add(b)
+            }
+            fn mul(a: $t, b: $t) -> $t {
+                a.wrapping_mul(b)
+            }
+            fn max(a: Self, b: Self) -> Self {
+                Ord::max(a, b)
+            }
+            fn min(a: Self, b: Self) -> Self {
+                Ord::min(a, b)
+            }
+            fn mean(_: $t, _: usize) -> Option<Self> {
+                None
+            }
+        }
+    )*};
+}
+int!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
+
+pub(crate) struct Sum;
+pub(crate) struct Prod;
+pub(crate) struct Mean;
+pub(crate) struct Max;
+pub(crate) struct Min;
+
+impl<A: Numeric> Fold<A> for Sum {
+    type Acc = A::Acc;
+    fn init(&self) -> A::Acc {
+        A::ZERO
+    }
+    fn step(&self, acc: &mut A::Acc, x: &A) {
+        *acc = A::add(*acc, x.widen());
+    }
+    fn finish(&self, acc: A::Acc, _: usize) -> A {
+        A::narrow(acc)
+    }
+}
+
+impl<A: Numeric> Fold<A> for Prod {
+    type Acc = A::Acc;
+    fn init(&self) -> A::Acc {
+        A::ONE
+    }
+    fn step(&self, acc: &mut A::Acc, x: &A) {
+        *acc = A::mul(*acc, x.widen());
+    }
+    fn finish(&self, acc: A::Acc, _: usize) -> A {
+        A::narrow(acc)
+    }
+}
+
+impl<A: Numeric> Fold<A> for Mean {
+    type Acc = A::Acc;
+    fn init(&self) -> A::Acc {
+        A::ZERO
+    }
+    fn step(&self, acc: &mut A::Acc, x: &A) {
+        *acc = A::add(*acc, x.widen());
+    }
+    fn finish(&self, acc: A::Acc, count: usize) -> A {
+        // Callers check `A::mean` is defined before planning a Mean.
+        A::mean(acc, count).unwrap_or(A::narrow(acc))
+    }
+}
+
+/// `Some(first)` after the first element; reductions over zero elements
+/// are rejected before they run.
+macro_rules! extremum {
+    ($name:ident, $f:ident) => {
+        impl<A: Numeric> Fold<A> for $name {
+            type Acc = Option<A>;
+            fn init(&self) -> Option<A> {
+                None
+            }
+            fn step(&self, acc: &mut Option<A>, x: &A) {
+                *acc = Some(match *acc {
+                    None => *x,
+                    Some(a) => A::$f(a, *x),
+                });
+            }
+            fn finish(&self, acc: Option<A>, _: usize) -> A {
+                acc.expect("max/min over zero elements is rejected before running")
+            }
+        }
+    };
+}
+extremum!(Max, max);
+extremum!(Min, min);
+
+pub(crate) struct Any;
+pub(crate) struct All;
+
+impl Fold<bool> for Any {
+    type Acc = bool;
+    fn init(&self) -> bool {
+        false
+    }
+    fn step(&self, acc: &mut bool, x: &bool) {
+        *acc |= *x;
+    }
+    fn finish(&self, acc: bool, _: usize) -> bool {
+        acc
+    }
+}
+
+impl Fold<bool> for All {
+    type Acc = bool;
+    fn init(&self) -> bool {
+        true
+    }
+    fn step(&self, acc: &mut bool, x: &bool) {
+        *acc &= *x;
+    }
+    fn finish(&self, acc: bool, _: usize) -> bool {
+        acc
+    }
+}
+
+/// A user-supplied fold: `f(acc, x)` from `init`.
+pub(crate) struct With<A, F> {
+    pub(crate) init: A,
+    pub(crate) f: F,
+}
+
+impl<A: Clone, F: Fn(A, &A) -> A> Fold<A> for With<A, F> {
+    type Acc = Option<A>;
+    fn init(&self) -> Option<A> {
+        Some(self.init.clone())
+    }
+    fn step(&self, acc: &mut Option<A>, x: &A) {
+        if let Some(a) = acc.take() {
+            *acc = Some((self.f)(a, x));
+        }
+    }
+    fn finish(&self, acc: Option<A>, _: usize) -> A {
+        acc.unwrap_or_else(|| self.init.clone())
+    }
+}
