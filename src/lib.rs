@@ -73,8 +73,10 @@ mod error;
 mod exec;
 mod ir;
 mod ops;
+mod pack;
 mod parse;
 mod plan;
+pub mod prelude;
 mod reduction;
 mod resolve;
 mod span;
@@ -84,6 +86,7 @@ pub use crate::ops::{
     Rearrange, Reduce, Repeat, rearrange, rearrange_list, reduce, reduce_list, reduce_with, repeat,
     repeat_list,
 };
+pub use crate::pack::{pack, parse_shape, unpack};
 pub use crate::plan::Plan;
 pub use crate::reduction::{Reducible, Reduction};
 
@@ -103,6 +106,40 @@ pub mod __private {
         let ast = crate::parse::parse_pattern(pattern)?;
         let again = crate::parse::parse_pattern(&ast.to_string())?;
         Ok(again.without_spans() == ast.without_spans())
+    }
+
+    /// Reduce by the element-by-element reference executor.
+    pub fn reference_reduce<A, S, D>(
+        x: &ArrayBase<S, D>,
+        pattern: &str,
+        reduction: crate::Reduction,
+        axes_lengths: &[(&str, usize)],
+    ) -> Result<ArrayD<A>, Error>
+    where
+        A: crate::Reducible,
+        S: Data<Elem = A>,
+        D: Dimension,
+    {
+        let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
+        crate::ops::run_reduce(&compiled, &x.view().into_dyn(), reduction, true)
+    }
+
+    /// Repeat by the element-by-element reference executor.
+    pub fn reference_repeat<A, S, D>(
+        x: &ArrayBase<S, D>,
+        pattern: &str,
+        axes_lengths: &[(&str, usize)],
+    ) -> Result<ArrayD<A>, Error>
+    where
+        A: Clone,
+        S: Data<Elem = A>,
+        D: Dimension,
+    {
+        let plan = cached(Op::Repeat, pattern, axes_lengths)?.plan(x.shape())?;
+        Ok(crate::exec::reference::rearrange(
+            &plan,
+            &x.view().into_dyn(),
+        ))
     }
 
     /// Rearrange by the element-by-element reference executor.

@@ -243,7 +243,7 @@ where
 }
 
 /// Checks that `reduction` can run on `A` for `plan`, then runs it.
-fn run_reduce<A: Reducible>(
+pub(crate) fn run_reduce<A: Reducible>(
     compiled: &Compiled,
     x: &ArrayViewD<'_, A>,
     reduction: Reduction,

@@ -237,3 +237,138 @@ fn transposed_input_can_make_a_merge_free() {
     assert!(y.is_view());
     assert_eq!(y.iter().copied().collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
 }
+
+/// Drops the axes with `drop[a]` from `groups` (and groups left empty).
+fn without(groups: &[Vec<usize>], drop: &[bool]) -> Vec<Vec<usize>> {
+    groups
+        .iter()
+        .map(|g| g.iter().copied().filter(|&a| !drop[a]).collect::<Vec<_>>())
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+fn with_drops() -> impl Strategy<Value = (Case, Vec<bool>, Layout)> {
+    case()
+        .prop_flat_map(|c| {
+            let n = c.lens.len();
+            (Just(c), prop::collection::vec(any::<bool>(), n))
+        })
+        .prop_flat_map(|(c, drop)| {
+            let nd = without(&c.input, &drop).len();
+            let nd_full = c.input.len();
+            (Just(c), Just(drop), layout(nd.max(nd_full)))
+        })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn reduce_equals_reference((c, drop, l) in with_drops()) {
+        let output = without(&c.output, &drop);
+        let pattern = format!("{} -> {}", side(&c.input), side(&output));
+        let shape = c.input_shape();
+        let (base, perm, flips, steps) = make(&shape, &Layout {
+            perm_seed: l.perm_seed.iter().copied().filter(|&d| d < shape.len()).collect(),
+            flips: l.flips[..shape.len()].to_vec(),
+            steps: l.steps[..shape.len()].to_vec(),
+        });
+        let x = view(&base, &perm, &flips, &steps);
+        for r in [einplan::Reduction::Sum, einplan::Reduction::Max, einplan::Reduction::Min, einplan::Reduction::Prod] {
+            let fast = einplan::reduce(&x, &pattern, r, &c.lengths()).unwrap();
+            let slow = einplan::__private::reference_reduce(&x, &pattern, r, &c.lengths()).unwrap();
+            prop_assert_eq!(&fast, &slow, "{} {:?}", pattern, r);
+        }
+        let xf = x.mapv(|v| v as f64);
+        let fast = einplan::reduce(&xf, &pattern, einplan::Reduction::Mean, &c.lengths()).unwrap();
+        let slow = einplan::__private::reference_reduce(&xf, &pattern, einplan::Reduction::Mean, &c.lengths()).unwrap();
+        prop_assert!(fast.iter().zip(&slow).all(|(a, b)| (a - b).abs() <= 1e-9 * b.abs().max(1.0)));
+    }
+
+    #[test]
+    fn repeat_equals_reference((c, drop, l) in with_drops()) {
+        // The dropped axes are new in the output: their lengths are given.
+        let input = without(&c.input, &drop);
+        let pattern = format!("{} -> {}", side(&input), side(&c.output));
+        let shape: Vec<usize> = input.iter().map(|g| g.iter().map(|&a| c.lens[a]).product()).collect();
+        let mut lengths: Vec<(&str, usize)> = c.given.iter().copied()
+            .filter(|&a| !drop[a] && input.iter().any(|g| g.len() > 1 && g.contains(&a)))
+            .map(|a| (NAMES[a], c.lens[a])).collect();
+        lengths.extend((0..c.lens.len()).filter(|&a| drop[a]).map(|a| (NAMES[a], c.lens[a])));
+        let nd = shape.len();
+        let mut perm_seed: Vec<usize> = l.perm_seed.iter().copied().filter(|&d| d < nd).collect();
+        if perm_seed.len() != nd { perm_seed = (0..nd).collect(); }
+        let (base, perm, flips, steps) = make(&shape, &Layout {
+            perm_seed, flips: l.flips[..nd].to_vec(), steps: l.steps[..nd].to_vec(),
+        });
+        let x = view(&base, &perm, &flips, &steps);
+        // Groups with two unknowns cannot be planned; both executors agree on the error then.
+        let fast = einplan::repeat(&x, &pattern, &lengths);
+        let slow = einplan::__private::reference_repeat(&x, &pattern, &lengths);
+        match (fast, slow) {
+            (Ok(f), Ok(s)) => prop_assert_eq!(f.view(), s.view(), "{}", pattern),
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (f, s) => prop_assert!(false, "{}: {:?} vs {:?}", pattern, f.is_ok(), s.is_ok()),
+        }
+    }
+}
+
+#[test]
+fn f32_sums_keep_precision() {
+    // 2^24 + many small values: a plain f32 accumulator would stall at 2^24.
+    let n = 1 << 22;
+    let x = ndarray::Array1::from_elem(n, 0.1f32);
+    let sum = einplan::reduce(&x, "n ->", einplan::Reduction::Sum, &[]).unwrap();
+    let exact: f64 = x.iter().map(|&v| v as f64).sum();
+    assert!(
+        (sum[[]] as f64 - exact).abs() <= exact * 1e-7,
+        "{} vs {exact}",
+        sum[[]]
+    );
+    let naive: f32 = x.iter().sum();
+    assert!(
+        (naive as f64 - exact).abs() > exact * 1e-4,
+        "the naive sum should be visibly off"
+    );
+    let mean = einplan::reduce(&x, "n ->", einplan::Reduction::Mean, &[]).unwrap();
+    assert!((mean[[]] as f64 - 0.1).abs() < 1e-7);
+}
+
+#[test]
+fn reductions_by_type() {
+    use einplan::{ErrorKind, Reduction};
+    let ints = ndarray::arr2(&[[1i32, 2], [3, 4]]);
+    let e = einplan::reduce(&ints, "a b -> a", Reduction::Mean, &[]).unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::UnsupportedReduction {
+                reduction: Reduction::Mean,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let bools = ndarray::arr2(&[[true, false], [true, true]]);
+    let any = einplan::reduce(&bools, "a b -> a", Reduction::Any, &[]).unwrap();
+    let all = einplan::reduce(&bools, "a b -> a", Reduction::All, &[]).unwrap();
+    assert_eq!(
+        (any.to_vec_lossless(), all.to_vec_lossless()),
+        (vec![true, true], vec![false, true])
+    );
+    assert!(einplan::reduce(&bools, "a b -> a", Reduction::Sum, &[]).is_err());
+    let empty = ndarray::Array2::<f32>::zeros((2, 0));
+    let e = einplan::reduce(&empty, "a b -> a", Reduction::Max, &[]).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::EmptyReduction { .. }));
+    let s = einplan::reduce(&empty, "a b -> a", Reduction::Sum, &[]).unwrap();
+    assert_eq!(s.to_vec_lossless(), vec![0.0, 0.0]);
+}
+
+trait ToVec<A> {
+    fn to_vec_lossless(&self) -> Vec<A>;
+}
+impl<A: Clone> ToVec<A> for ndarray::ArrayD<A> {
+    fn to_vec_lossless(&self) -> Vec<A> {
+        self.iter().cloned().collect()
+    }
+}

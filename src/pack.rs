@@ -1,0 +1,364 @@
+//! `pack`, `unpack` and `parse_shape`: one-sided patterns.
+
+use std::collections::HashMap;
+
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn, Slice};
+
+use crate::ast::{AtomKind, Expr, Term};
+use crate::error::{Error, ErrorKind};
+use crate::parse::parse_expr;
+use crate::span::Span;
+
+/// Reads axis lengths off an array by naming its axes: `_` skips an axis,
+/// `...` skips any number of them.
+///
+/// # Examples
+///
+/// ```
+/// let x = ndarray::Array4::<f32>::zeros((2, 3, 5, 7));
+/// let shape = einplan::parse_shape(&x, "b _ h w")?;
+/// assert_eq!((shape["b"], shape["h"], shape["w"]), (2, 5, 7));
+/// let shape = einplan::parse_shape(&x, "b ... w")?;
+/// assert_eq!(shape.len(), 2);
+/// # Ok::<(), einplan::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// Syntax errors, groups (`(h w)`) and anonymous axes other than `1`, a
+/// name used twice, a rank that does not match, and a unit axis (`1`, `()`)
+/// over a dimension whose length is not 1.
+pub fn parse_shape<S, D>(
+    x: &ArrayBase<S, D>,
+    pattern: &str,
+) -> Result<HashMap<String, usize>, Error>
+where
+    S: Data,
+    D: Dimension,
+{
+    let expr = parse_expr(pattern)?;
+    let err = |kind, span| Error::new(pattern, kind, span);
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut ellipsis = None;
+    for (i, term) in expr.terms.iter().enumerate() {
+        if let Term::Group { atoms, span } = term {
+            if !atoms.is_empty() {
+                let kind = ErrorKind::Unsupported {
+                    what: "a group",
+                    op: "parse_shape",
+                };
+                return Err(err(kind, *span));
+            }
+        }
+        for atom in term.atoms() {
+            match &atom.kind {
+                AtomKind::Name(name) => {
+                    if let Some(&first) = seen.get(name.as_str()) {
+                        let kind = ErrorKind::DuplicateAxis {
+                            name: name.clone(),
+                            side: crate::Side::Input,
+                        };
+                        return Err(err(kind, atom.span).with_aux(first));
+                    }
+                    seen.insert(name, atom.span);
+                }
+                AtomKind::Ellipsis => {
+                    if let Some((_, first)) = ellipsis {
+                        return Err(err(ErrorKind::DuplicateEllipsis, atom.span).with_aux(first));
+                    }
+                    ellipsis = Some((i, atom.span));
+                }
+                AtomKind::Number(1) | AtomKind::Skip => {}
+                AtomKind::Number(n) => {
+                    let kind = ErrorKind::AnonymousAxis {
+                        op: "parse_shape",
+                        len: *n,
+                        hint: ": only `1` is allowed, for a unit axis",
+                    };
+                    return Err(err(kind, atom.span));
+                }
+                AtomKind::Star => {
+                    let kind = ErrorKind::Unsupported {
+                        what: "`*`",
+                        op: "parse_shape",
+                    };
+                    return Err(err(kind, atom.span));
+                }
+            }
+        }
+    }
+    let shape = x.shape();
+    let fixed = expr.terms.len() - usize::from(ellipsis.is_some());
+    let rank_ok = match ellipsis {
+        Some(_) => shape.len() >= fixed,
+        None => shape.len() == fixed,
+    };
+    if !rank_ok {
+        let kind = ErrorKind::RankMismatch {
+            expected: fixed,
+            found: shape.len(),
+            at_least: ellipsis.is_some(),
+        };
+        return Err(err(kind, expr.span));
+    }
+    let mut out = HashMap::new();
+    let skip = shape.len() - fixed;
+    for (i, term) in expr.terms.iter().enumerate() {
+        let dim = match ellipsis {
+            Some((e, _)) if i == e => continue,
+            Some((e, _)) if i > e => i - 1 + skip,
+            _ => i,
+        };
+        match term.atoms() {
+            []
+            | [
+                crate::ast::Atom {
+                    kind: AtomKind::Number(1),
+                    ..
+                },
+            ] => {
+                if shape[dim] != 1 {
+                    let kind = ErrorKind::LengthMismatch {
+                        dim,
+                        length: shape[dim],
+                        expected: "1".to_owned(),
+                    };
+                    return Err(err(kind, term.span()));
+                }
+            }
+            [atom] => {
+                if let AtomKind::Name(name) = &atom.kind {
+                    out.insert(name.clone(), shape[dim]);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A checked pack/unpack pattern: names and exactly one `*`.
+struct PackPattern {
+    before: usize,
+    after: usize,
+    star: Span,
+}
+
+fn pack_pattern(pattern: &str, op: &'static str) -> Result<PackPattern, Error> {
+    let expr: Expr = parse_expr(pattern)?;
+    let err = |kind, span| Error::new(pattern, kind, span);
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut star: Option<(usize, Span)> = None;
+    for (i, term) in expr.terms.iter().enumerate() {
+        let atom = match term {
+            Term::Atom(atom) => atom,
+            Term::Group { span, .. } => {
+                let kind = ErrorKind::Unsupported {
+                    what: "a group",
+                    op,
+                };
+                return Err(err(kind, *span));
+            }
+        };
+        match &atom.kind {
+            AtomKind::Name(name) => {
+                if let Some(&first) = seen.get(name.as_str()) {
+                    let kind = ErrorKind::DuplicateAxis {
+                        name: name.clone(),
+                        side: crate::Side::Input,
+                    };
+                    return Err(err(kind, atom.span).with_aux(first));
+                }
+                seen.insert(name, atom.span);
+            }
+            AtomKind::Star => {
+                if let Some((_, first)) = star {
+                    let kind = ErrorKind::Mismatch(format!("{op} takes exactly one `*`"));
+                    return Err(err(kind, atom.span).with_aux(first));
+                }
+                star = Some((i, atom.span));
+            }
+            AtomKind::Ellipsis => {
+                let kind = ErrorKind::Unsupported { what: "`...`", op };
+                return Err(err(kind, atom.span));
+            }
+            AtomKind::Skip => {
+                let kind = ErrorKind::Unsupported { what: "`_`", op };
+                return Err(err(kind, atom.span));
+            }
+            AtomKind::Number(_) => {
+                let kind = ErrorKind::Unsupported {
+                    what: "an anonymous axis",
+                    op,
+                };
+                return Err(err(kind, atom.span));
+            }
+        }
+    }
+    let Some((at, span)) = star else {
+        let kind = ErrorKind::Mismatch(format!("{op} needs one `*` in its pattern"));
+        return Err(err(kind, expr.span));
+    };
+    Ok(PackPattern {
+        before: at,
+        after: expr.terms.len() - at - 1,
+        star: span,
+    })
+}
+
+/// Packs arrays into one by merging the axes each has at `*` and
+/// concatenating along that axis, as einops' `pack`: shapes must agree on
+/// the named axes; each array may have any number of axes (including none)
+/// under `*`. Returns the packed array and, for each input, the shape of
+/// its `*` part, which [`unpack`] needs to undo the packing.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::{ArrayD, IxDyn};
+///
+/// let a = ArrayD::<f32>::zeros(IxDyn(&[2, 5]));
+/// let b = ArrayD::<f32>::zeros(IxDyn(&[2, 3, 4, 5]));
+/// let (packed, shapes) = einplan::pack(&[a.view(), b.view()], "b * c")?;
+/// assert_eq!(packed.shape(), &[2, 13, 5]);
+/// assert_eq!(shapes, [vec![], vec![3, 4]]);
+/// # Ok::<(), einplan::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// A pattern without exactly one `*` or with groups, `...`, `_` or
+/// numbers; no inputs; an input with too few axes; inputs whose named axes
+/// disagree.
+pub fn pack<A: Clone>(
+    inputs: &[ArrayViewD<'_, A>],
+    pattern: &str,
+) -> Result<(ArrayD<A>, Vec<Vec<usize>>), Error> {
+    let p = pack_pattern(pattern, "pack")?;
+    let err = |kind| Error::new(pattern, kind, p.star);
+    let Some(first) = inputs.first() else {
+        return Err(err(ErrorKind::Mismatch(
+            "pack needs at least one input".to_owned(),
+        )));
+    };
+    let min_rank = p.before + p.after;
+    let outer = |x: &ArrayViewD<'_, A>| -> Vec<usize> {
+        let s = x.shape();
+        let mut v = s[..p.before].to_vec();
+        v.extend_from_slice(&s[s.len() - p.after..]);
+        v
+    };
+    let mut shapes = Vec::with_capacity(inputs.len());
+    let mut merged = Vec::with_capacity(inputs.len());
+    for (i, x) in inputs.iter().enumerate() {
+        if x.ndim() < min_rank {
+            let kind = ErrorKind::RankMismatch {
+                expected: min_rank,
+                found: x.ndim(),
+                at_least: true,
+            };
+            return Err(Error::new(pattern, kind, Span::new(0, pattern.len())));
+        }
+        if first.ndim() >= min_rank && outer(x) != outer(first) {
+            return Err(err(ErrorKind::Mismatch(format!(
+                "input {i} has shape {:?}, which disagrees with input 0's {:?} outside `*`",
+                x.shape(),
+                first.shape()
+            ))));
+        }
+        let star_shape = x.shape()[p.before..x.ndim() - p.after].to_vec();
+        let star_len = star_shape
+            .iter()
+            .try_fold(1usize, |a, &n| a.checked_mul(n))
+            .ok_or_else(|| err(ErrorKind::Overflow))?;
+        let mut new_shape = x.shape()[..p.before].to_vec();
+        new_shape.push(star_len);
+        new_shape.extend_from_slice(&x.shape()[x.ndim() - p.after..]);
+        let cow = x
+            .to_shape(IxDyn(&new_shape))
+            .map_err(|e| err(ErrorKind::Mismatch(e.to_string())))?;
+        merged.push(cow.into_owned());
+        shapes.push(star_shape);
+    }
+    let views: Vec<_> = merged.iter().map(|m| m.view()).collect();
+    let packed = ndarray::concatenate(Axis(p.before), &views)
+        .map_err(|e| err(ErrorKind::Mismatch(e.to_string())))?;
+    Ok((packed, shapes))
+}
+
+/// Splits a packed array back into its parts, as einops' `unpack`: the
+/// axis at `*` is cut into pieces of the sizes `packed_shapes` implies,
+/// and each piece is reshaped to its shape.
+///
+/// Unlike einops, the pieces must add up to the packed axis exactly;
+/// einops returns overlapping or truncated slices when they do not.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::{ArrayD, IxDyn};
+///
+/// let packed = ArrayD::from_shape_vec(IxDyn(&[2, 7]), (0..14).collect())?;
+/// let parts = einplan::unpack(&packed, &[vec![], vec![2, 3]], "b *")?;
+/// assert_eq!(parts[0].shape(), &[2]);
+/// assert_eq!(parts[1].shape(), &[2, 2, 3]);
+/// assert_eq!(parts[1][[1, 0, 0]], 8);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`pack`] for the pattern; a rank that does not match the pattern;
+/// packed shapes whose sizes do not add up to the packed axis.
+pub fn unpack<A, S, D>(
+    x: &ArrayBase<S, D>,
+    packed_shapes: &[Vec<usize>],
+    pattern: &str,
+) -> Result<Vec<ArrayD<A>>, Error>
+where
+    A: Clone,
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let p = pack_pattern(pattern, "unpack")?;
+    let err = |kind| Error::new(pattern, kind, p.star);
+    let rank = p.before + 1 + p.after;
+    if x.ndim() != rank {
+        let kind = ErrorKind::RankMismatch {
+            expected: rank,
+            found: x.ndim(),
+            at_least: false,
+        };
+        return Err(Error::new(pattern, kind, Span::new(0, pattern.len())));
+    }
+    let sizes: Vec<usize> = packed_shapes
+        .iter()
+        .map(|s| s.iter().try_fold(1usize, |a, &n| a.checked_mul(n)))
+        .collect::<Option<_>>()
+        .ok_or_else(|| err(ErrorKind::Overflow))?;
+    let total = sizes
+        .iter()
+        .try_fold(0usize, |a, &n| a.checked_add(n))
+        .ok_or_else(|| err(ErrorKind::Overflow))?;
+    let axis_len = x.shape()[p.before];
+    if total != axis_len {
+        return Err(err(ErrorKind::Mismatch(format!(
+            "the packed shapes hold {total} elements along `*`, but the axis has length {axis_len}"
+        ))));
+    }
+    let x = x.view().into_dyn();
+    let mut start = 0;
+    let mut parts = Vec::with_capacity(sizes.len());
+    for (shape, &size) in packed_shapes.iter().zip(&sizes) {
+        let piece = x.slice_axis(Axis(p.before), Slice::from(start..start + size));
+        start += size;
+        let mut new_shape = x.shape()[..p.before].to_vec();
+        new_shape.extend_from_slice(shape);
+        new_shape.extend_from_slice(&x.shape()[rank - p.after..]);
+        let part = piece
+            .to_shape(IxDyn(&new_shape))
+            .map_err(|e| err(ErrorKind::Mismatch(e.to_string())))?;
+        parts.push(part.into_owned());
+    }
+    Ok(parts)
+}
