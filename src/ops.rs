@@ -288,7 +288,7 @@ pub(crate) fn run_reduce<A: Reducible>(
 /// assert!(y.is_view()); // stride 0, nothing copied
 /// assert_eq!(y.shape(), &[2, 2, 3]);
 /// let z = einplan::repeat(&x, "h w -> h (w 2)", &[])?;
-/// assert_eq!(z.iter().copied().collect::<Vec<_>>(), [1, 2, 1, 2, 3, 4, 3, 4]);
+/// assert_eq!(z.iter().copied().collect::<Vec<_>>(), [1, 1, 2, 2, 3, 3, 4, 4]);
 /// # Ok::<(), einplan::Error>(())
 /// ```
 ///
@@ -535,7 +535,8 @@ impl fmt::Debug for Reduce {
 /// use einplan::Repeat;
 ///
 /// let tile = Repeat::new("h w -> (2 h) w")?;
-/// let y = tile.apply(&ndarray::arr2(&[[1, 2]]))?;
+/// let x = ndarray::arr2(&[[1, 2]]);
+/// let y = tile.apply(&x)?;
 /// assert_eq!(y.iter().copied().collect::<Vec<_>>(), [1, 2, 1, 2]);
 /// # Ok::<(), einplan::Error>(())
 /// ```

@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 
 use crate::ast::{AtomKind, Expr, Pattern, Term};
 use crate::error::{Error, ErrorKind, Side};
-use crate::ir::{Axis, AxisId, AxisName, Group, Item, Ir, Op};
+use crate::ir::{Axis, AxisId, AxisName, Group, Ir, Item, Op};
 use crate::span::Span;
 
 /// Resolves a parsed pattern for `op`.
@@ -18,7 +18,10 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
     let err = |kind, span| Error::new(text, kind, span);
     if let Some(second) = ast.inputs.get(1) {
         let what = "`,`";
-        let kind = ErrorKind::Unsupported { what, op: op.name() };
+        let kind = ErrorKind::Unsupported {
+            what,
+            op: op.name(),
+        };
         let at = Span::new(ast.inputs[0].span.end, second.span.start);
         return Err(err(kind, at));
     }
@@ -295,7 +298,10 @@ mod tests {
         let ir = r("b (c1 c2) h w -> b (c2 c1) h w", Op::Rearrange).unwrap();
         assert_eq!(ir.axes.len(), 5);
         assert_eq!(ir.input.len(), 4);
-        assert_eq!(ir.output[1].items.as_slice(), [Item::Axis(AxisId(2)), Item::Axis(AxisId(1))]);
+        assert_eq!(
+            ir.output[1].items.as_slice(),
+            [Item::Axis(AxisId(2)), Item::Axis(AxisId(1))]
+        );
     }
 
     #[test]
@@ -309,7 +315,13 @@ mod tests {
     #[test]
     fn duplicates_point_at_both() {
         let (k, span) = r("b h h -> b h", Op::Rearrange).unwrap_err();
-        assert!(matches!(k, ErrorKind::DuplicateAxis { side: Side::Input, .. }));
+        assert!(matches!(
+            k,
+            ErrorKind::DuplicateAxis {
+                side: Side::Input,
+                ..
+            }
+        ));
         assert_eq!(span, 4..5);
         let ast = parse_pattern("a -> a a").unwrap();
         let e = resolve("a -> a a", &ast, Op::Rearrange).unwrap_err();
@@ -321,19 +333,37 @@ mod tests {
         assert_eq!(r("a b -> a", Op::Rearrange).unwrap_err().1, 2..3);
         assert_eq!(r("a -> a b", Op::Rearrange).unwrap_err().1, 7..8);
         assert!(r("a b -> a", Op::Reduce).is_ok());
-        assert!(matches!(kind("a -> a b", Op::Reduce), ErrorKind::OneSidedAxis { .. }));
+        assert!(matches!(
+            kind("a -> a b", Op::Reduce),
+            ErrorKind::OneSidedAxis { .. }
+        ));
         assert!(r("a -> a b", Op::Repeat).is_ok());
-        assert!(matches!(kind("a b -> a", Op::Repeat), ErrorKind::OneSidedAxis { .. }));
+        assert!(matches!(
+            kind("a b -> a", Op::Repeat),
+            ErrorKind::OneSidedAxis { .. }
+        ));
     }
 
     #[test]
     fn anonymous_axes_per_op() {
-        assert!(matches!(kind("a 2 -> a", Op::Rearrange), ErrorKind::AnonymousAxis { len: 2, .. }));
-        assert!(matches!(kind("a -> a 2", Op::Rearrange), ErrorKind::AnonymousAxis { .. }));
+        assert!(matches!(
+            kind("a 2 -> a", Op::Rearrange),
+            ErrorKind::AnonymousAxis { len: 2, .. }
+        ));
+        assert!(matches!(
+            kind("a -> a 2", Op::Rearrange),
+            ErrorKind::AnonymousAxis { .. }
+        ));
         assert!(r("(a 2) -> a", Op::Reduce).is_ok());
-        assert!(matches!(kind("a -> (a 2)", Op::Reduce), ErrorKind::AnonymousAxis { .. }));
+        assert!(matches!(
+            kind("a -> (a 2)", Op::Reduce),
+            ErrorKind::AnonymousAxis { .. }
+        ));
         assert!(r("a -> (a 2)", Op::Repeat).is_ok());
-        assert!(matches!(kind("(a 2) -> a", Op::Repeat), ErrorKind::AnonymousAxis { .. }));
+        assert!(matches!(
+            kind("(a 2) -> a", Op::Repeat),
+            ErrorKind::AnonymousAxis { .. }
+        ));
     }
 
     #[test]
@@ -346,18 +376,45 @@ mod tests {
     fn ellipsis_rules() {
         assert!(r("... a -> a ...", Op::Rearrange).is_ok());
         assert!(r("a ... -> (a ...)", Op::Rearrange).is_ok());
-        assert_eq!(kind("(a ...) -> a ...", Op::Rearrange), ErrorKind::EllipsisInInputGroup);
-        assert!(matches!(kind("a ... -> a", Op::Rearrange), ErrorKind::OneSidedEllipsis { side: Side::Input, .. }));
+        assert_eq!(
+            kind("(a ...) -> a ...", Op::Rearrange),
+            ErrorKind::EllipsisInInputGroup
+        );
+        assert!(matches!(
+            kind("a ... -> a", Op::Rearrange),
+            ErrorKind::OneSidedEllipsis {
+                side: Side::Input,
+                ..
+            }
+        ));
         assert!(r("a ... -> a", Op::Reduce).is_ok());
-        assert!(matches!(kind("a -> a ...", Op::Reduce), ErrorKind::OneSidedEllipsis { side: Side::Output, .. }));
-        assert_eq!(r("... a ... -> a", Op::Reduce).unwrap_err(), (ErrorKind::DuplicateEllipsis, 6..9));
+        assert!(matches!(
+            kind("a -> a ...", Op::Reduce),
+            ErrorKind::OneSidedEllipsis {
+                side: Side::Output,
+                ..
+            }
+        ));
+        assert_eq!(
+            r("... a ... -> a", Op::Reduce).unwrap_err(),
+            (ErrorKind::DuplicateEllipsis, 6..9)
+        );
     }
 
     #[test]
     fn foreign_constructs() {
-        assert!(matches!(kind("a * -> a", Op::Rearrange), ErrorKind::Unsupported { what: "`*`", .. }));
-        assert!(matches!(kind("a _ -> a", Op::Reduce), ErrorKind::Unsupported { what: "`_`", .. }));
-        assert!(matches!(kind("a, b -> a b", Op::Rearrange), ErrorKind::Unsupported { what: "`,`", .. }));
+        assert!(matches!(
+            kind("a * -> a", Op::Rearrange),
+            ErrorKind::Unsupported { what: "`*`", .. }
+        ));
+        assert!(matches!(
+            kind("a _ -> a", Op::Reduce),
+            ErrorKind::Unsupported { what: "`_`", .. }
+        ));
+        assert!(matches!(
+            kind("a, b -> a b", Op::Rearrange),
+            ErrorKind::Unsupported { what: "`,`", .. }
+        ));
     }
 
     #[test]

@@ -24,7 +24,11 @@ pub fn out_len(len: usize, stride: usize) -> usize {
 /// index `o * stride + k - 1`, i.e. one that lies in `0..len_in`.
 fn valid_outputs(k: usize, len_in: usize, len_out: usize, stride: usize) -> Range<usize> {
     let start = usize::from(k == 0);
-    let end = if len_in >= k { ((len_in - k) / stride + 1).min(len_out) } else { 0 };
+    let end = if len_in >= k {
+        ((len_in - k) / stride + 1).min(len_out)
+    } else {
+        0
+    };
     start..end.max(start)
 }
 
@@ -97,7 +101,10 @@ fn for_each_plane(x: &ArrayView4<'_, f32>, mut f: impl FnMut(usize, usize, &[f32
 }
 
 fn check_stride(stride: usize) {
-    assert!(stride == 1 || stride == 2, "3x3 windows support stride 1 or 2, got {stride}");
+    assert!(
+        stride == 1 || stride == 2,
+        "3x3 windows support stride 1 or 2, got {stride}"
+    );
 }
 
 /// Depthwise 3×3 convolution, padding 1, `groups == channels`, as
@@ -123,7 +130,9 @@ pub fn depthwise_conv3x3(
         let plane = &mut dst[(b * c + ch) * oh * ow..][..oh * ow];
         plane.fill(bias[ch]);
         let k = &kernels[ch * 9..ch * 9 + 9];
-        for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, o, v| *o += k[t] * v);
+        for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, o, v| {
+            *o += k[t] * v
+        });
     });
     out
 }
@@ -158,7 +167,9 @@ pub fn conv3x3(
         let image = &mut dst[b * co * oh * ow..][..co * oh * ow];
         for (o, plane) in image.chunks_exact_mut(oh * ow).enumerate() {
             let k = &kernels[(o * ci + i) * 9..][..9];
-            for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, out, v| *out += k[t] * v);
+            for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, out, v| {
+                *out += k[t] * v
+            });
         }
     });
     out
@@ -173,7 +184,9 @@ pub fn max_pool3x3(x: ArrayView4<'_, f32>, stride: usize) -> Array4<f32> {
     let dst = out.as_slice_mut().expect("fresh array is contiguous");
     for_each_plane(&x, |b, ch, src| {
         let plane = &mut dst[(b * c + ch) * oh * ow..][..oh * ow];
-        for_each_tap(src, (h, w), plane, (oh, ow), stride, |_, o, v| *o = o.max(v));
+        for_each_tap(src, (h, w), plane, (oh, ow), stride, |_, o, v| {
+            *o = o.max(v)
+        });
     });
     out
 }
@@ -214,7 +227,8 @@ impl BatchNorm {
         let mut scale = Array1::zeros(c);
         let mut shift = Array1::zeros(c);
         for i in 0..c {
-            let s = f64::from(self.weight[i]) / (f64::from(self.running_var[i]) + f64::from(self.eps)).sqrt();
+            let s = f64::from(self.weight[i])
+                / (f64::from(self.running_var[i]) + f64::from(self.eps)).sqrt();
             scale[i] = s as f32;
             shift[i] = (f64::from(self.bias[i]) - f64::from(self.running_mean[i]) * s) as f32;
         }
@@ -243,13 +257,19 @@ pub fn fold_batch_norm(weight: &mut ArrayD<f32>, bias: &mut Array1<f32>, bn: &Ba
     for (o, mut filter) in weight.axis_iter_mut(Axis(0)).enumerate() {
         let s = f64::from(bn.weight[o]) / (f64::from(bn.running_var[o]) + f64::from(bn.eps)).sqrt();
         filter.mapv_inplace(|v| (f64::from(v) * s) as f32);
-        bias[o] = ((f64::from(bias[o]) - f64::from(bn.running_mean[o])) * s + f64::from(bn.bias[o])) as f32;
+        bias[o] = ((f64::from(bias[o]) - f64::from(bn.running_mean[o])) * s + f64::from(bn.bias[o]))
+            as f32;
     }
 }
 
 /// Calls `f(channel, plane)` for every `h × w` plane of a standard-layout
 /// NCHW buffer with `c` channels.
-fn for_each_channel_plane(data: &mut [f32], c: usize, plane_len: usize, mut f: impl FnMut(usize, &mut [f32])) {
+fn for_each_channel_plane(
+    data: &mut [f32],
+    c: usize,
+    plane_len: usize,
+    mut f: impl FnMut(usize, &mut [f32]),
+) {
     if plane_len == 0 {
         return;
     }
@@ -311,7 +331,13 @@ mod tests {
     }
 
     /// Brute-force reference: zero-padded input, explicit window loops, f64.
-    fn conv_reference(x: &Array4<f32>, w: &Array4<f32>, bias: &[f32], stride: usize, groups: usize) -> Array4<f32> {
+    fn conv_reference(
+        x: &Array4<f32>,
+        w: &Array4<f32>,
+        bias: &[f32],
+        stride: usize,
+        groups: usize,
+    ) -> Array4<f32> {
         let (n, ci, h, wd) = x.dim();
         let co = w.dim().0;
         let (cig, cog) = (ci / groups, co / groups);
@@ -366,7 +392,10 @@ mod tests {
 
     fn max_abs_diff(a: &Array4<f32>, b: &Array4<f32>) -> f32 {
         assert_eq!(a.dim(), b.dim());
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
     }
 
     #[test]
@@ -390,7 +419,11 @@ mod tests {
                     for o in 0..len_out {
                         let i = (o * stride + k) as isize - 1;
                         let real = i >= 0 && (i as usize) < len_in;
-                        assert_eq!(r.contains(&o), real, "len {len_in} stride {stride} k {k} o {o}");
+                        assert_eq!(
+                            r.contains(&o),
+                            real,
+                            "len {len_in} stride {stride} k {k} o {o}"
+                        );
                     }
                 }
             }
@@ -405,7 +438,11 @@ mod tests {
         let w = Array4::<f32>::ones((1, 1, 3, 3));
         let bias = array![0.5f32];
         let y = depthwise_conv3x3(x.view(), w.view(), bias.view(), 1);
-        let expected = array![[12.0f32, 21.0, 16.0], [27.0, 45.0, 33.0], [24.0, 39.0, 28.0]] + 0.5;
+        let expected = array![
+            [12.0f32, 21.0, 16.0],
+            [27.0, 45.0, 33.0],
+            [24.0, 39.0, 28.0]
+        ] + 0.5;
         assert_eq!(y.index_axis(Axis(0), 0).index_axis(Axis(0), 0), expected);
         // Stride 2 keeps the corners and centre-of-edges pattern.
         let y2 = depthwise_conv3x3(x.view(), w.view(), bias.view(), 2);
@@ -447,7 +484,12 @@ mod tests {
         let mut strided = Array4::<f32>::zeros((2, 6, 7, 5));
         strided.assign(&shuffled.view().permuted_axes([0, 1, 3, 2]));
         let view = strided.view().permuted_axes([0, 1, 3, 2]);
-        assert!(view.index_axis(Axis(0), 0).index_axis(Axis(0), 0).as_slice().is_none());
+        assert!(
+            view.index_axis(Axis(0), 0)
+                .index_axis(Axis(0), 0)
+                .as_slice()
+                .is_none()
+        );
         let y = depthwise_conv3x3(view, k.view(), ArrayView1::from(&bias), 1);
         assert_eq!(y, y_ref);
     }
@@ -470,7 +512,10 @@ mod tests {
     fn pools_hand_computed() {
         let x = Array::from_shape_vec((1, 1, 3, 3), (1..=9).map(|v| v as f32).collect()).unwrap();
         let max = max_pool3x3(x.view(), 2);
-        assert_eq!(max.into_shape_with_order(4).unwrap().to_vec(), vec![5.0, 6.0, 8.0, 9.0]);
+        assert_eq!(
+            max.into_shape_with_order(4).unwrap().to_vec(),
+            vec![5.0, 6.0, 8.0, 9.0]
+        );
         // count_include_pad: the top-left window holds 1+2+4+5 = 12, over 9.
         let avg = avg_pool3x3(x.view(), 2);
         let expected = [12.0f32 / 9.0, 16.0 / 9.0, 24.0 / 9.0, 28.0 / 9.0];
@@ -480,7 +525,10 @@ mod tests {
         // Max pool must ignore padding even when every value is negative.
         let neg = x.mapv(|v| -v);
         let max = max_pool3x3(neg.view(), 2);
-        assert_eq!(max.into_shape_with_order(4).unwrap().to_vec(), vec![-1.0, -3.0, -7.0, -9.0]);
+        assert_eq!(
+            max.into_shape_with_order(4).unwrap().to_vec(),
+            vec![-1.0, -3.0, -7.0, -9.0]
+        );
     }
 
     #[test]
@@ -489,7 +537,11 @@ mod tests {
             for stride in 1..=2 {
                 let x = rand4((2, 3, h, w), 31 + h as u64 * 7 + w as u64);
                 let m = max_pool3x3(x.view(), stride);
-                assert_eq!(m, pool_reference(&x, stride, true), "max h {h} w {w} s {stride}");
+                assert_eq!(
+                    m,
+                    pool_reference(&x, stride, true),
+                    "max h {h} w {w} s {stride}"
+                );
                 let a = avg_pool3x3(x.view(), stride);
                 assert!(max_abs_diff(&a, &pool_reference(&x, stride, false)) < 1e-6);
             }
@@ -567,14 +619,24 @@ mod tests {
         bias_act(&mut x, ArrayView1::from(&[1.0, -1.0, 0.25]), true);
         for b in 0..2 {
             for (c, e) in [1.0, 0.0, 0.25].into_iter().enumerate() {
-                assert!(x.index_axis(Axis(0), b).index_axis(Axis(0), c).iter().all(|&v| v == e));
+                assert!(
+                    x.index_axis(Axis(0), b)
+                        .index_axis(Axis(0), c)
+                        .iter()
+                        .all(|&v| v == e)
+                );
             }
         }
         let mut y = Array4::<f32>::zeros((1, 2, 1, 3)).into_dyn();
         bias_act(&mut y, ArrayView1::from(&[-2.0, 3.0]), false);
-        assert_eq!(y.iter().copied().collect::<Vec<_>>(), vec![-2.0, -2.0, -2.0, 3.0, 3.0, 3.0]);
+        assert_eq!(
+            y.iter().copied().collect::<Vec<_>>(),
+            vec![-2.0, -2.0, -2.0, 3.0, 3.0, 3.0]
+        );
         // Non-standard layout input is handled.
-        let mut t = Array4::<f32>::zeros((1, 2, 3, 2)).permuted_axes([0, 1, 3, 2]).into_dyn();
+        let mut t = Array4::<f32>::zeros((1, 2, 3, 2))
+            .permuted_axes([0, 1, 3, 2])
+            .into_dyn();
         assert!(!t.is_standard_layout());
         bias_act(&mut t, ArrayView1::from(&[1.0, 2.0]), false);
         let mut expected = vec![1.0; 6];

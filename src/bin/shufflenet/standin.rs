@@ -26,7 +26,12 @@ fn err<T>(msg: impl Into<String>) -> Result<T, Error> {
 
 /// Whitespace-normalised pattern text.
 fn normalise(pattern: &str) -> String {
-    pattern.replace(',', " , ").replace("->", " -> ").split_whitespace().collect::<Vec<_>>().join(" ")
+    pattern
+        .replace(',', " , ")
+        .replace("->", " -> ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn binding(bindings: &[(String, usize)], name: &str) -> Result<usize, Error> {
@@ -53,7 +58,10 @@ impl Rearrange {
         if pattern != IDENTITY && pattern != SHUFFLE {
             return err(format!("stand-in Rearrange does not support `{pattern}`"));
         }
-        Ok(Rearrange { pattern, bindings: Vec::new() })
+        Ok(Rearrange {
+            pattern,
+            bindings: Vec::new(),
+        })
     }
 
     pub fn with(mut self, axis: &str, size: usize) -> Rearrange {
@@ -61,7 +69,10 @@ impl Rearrange {
         self
     }
 
-    pub fn apply<'a, A, S, D>(&self, x: &'a ArrayBase<S, D>) -> Result<CowArray<'a, A, IxDyn>, Error>
+    pub fn apply<'a, A, S, D>(
+        &self,
+        x: &'a ArrayBase<S, D>,
+    ) -> Result<CowArray<'a, A, IxDyn>, Error>
     where
         A: Clone,
         S: Data<Elem = A>,
@@ -79,9 +90,16 @@ impl Rearrange {
         if c % c1 != 0 {
             return err(format!("c1 = {c1} does not divide {c}"));
         }
-        let split = x.into_shape_with_order(IxDyn(&[b, c1, c / c1, h, w])).map_err(|e| Error(e.to_string()))?;
-        let swapped = split.permuted_axes(IxDyn(&[0, 2, 1, 3, 4])).as_standard_layout().into_owned();
-        let out = swapped.into_shape_with_order(IxDyn(&[b, c, h, w])).map_err(|e| Error(e.to_string()))?;
+        let split = x
+            .into_shape_with_order(IxDyn(&[b, c1, c / c1, h, w]))
+            .map_err(|e| Error(e.to_string()))?;
+        let swapped = split
+            .permuted_axes(IxDyn(&[0, 2, 1, 3, 4]))
+            .as_standard_layout()
+            .into_owned();
+        let out = swapped
+            .into_shape_with_order(IxDyn(&[b, c, h, w]))
+            .map_err(|e| Error(e.to_string()))?;
         Ok(CowArray::from(out))
     }
 }
@@ -97,7 +115,10 @@ impl Einsum {
         if pattern != GROUPED_1X1 && pattern != LINEAR {
             return err(format!("stand-in Einsum does not support `{pattern}`"));
         }
-        Ok(Einsum { pattern, bindings: Vec::new() })
+        Ok(Einsum {
+            pattern,
+            bindings: Vec::new(),
+        })
     }
 
     pub fn with(mut self, axis: &str, size: usize) -> Einsum {
@@ -106,24 +127,43 @@ impl Einsum {
     }
 
     pub fn apply(&self, operands: &[ArrayViewD<'_, f32>]) -> Result<ArrayD<f32>, Error> {
-        let [x, w] = operands else { return err("expected two operands") };
+        let [x, w] = operands else {
+            return err("expected two operands");
+        };
         if self.pattern == LINEAR {
-            let x = x.view().into_dimensionality::<Ix2>().map_err(|e| Error(e.to_string()))?;
-            let w = w.view().into_dimensionality::<Ix2>().map_err(|e| Error(e.to_string()))?;
+            let x = x
+                .view()
+                .into_dimensionality::<Ix2>()
+                .map_err(|e| Error(e.to_string()))?;
+            let w = w
+                .view()
+                .into_dimensionality::<Ix2>()
+                .map_err(|e| Error(e.to_string()))?;
             if x.ncols() != w.ncols() {
                 return err("ci mismatch");
             }
             return Ok(x.dot(&w.t()).into_dyn());
         }
-        let w = w.view().into_dimensionality::<Ix3>().map_err(|e| Error(e.to_string()))?;
+        let w = w
+            .view()
+            .into_dimensionality::<Ix3>()
+            .map_err(|e| Error(e.to_string()))?;
         let g = binding(&self.bindings, "g")?;
         let (wg, co, ci) = w.dim();
         if x.ndim() != 4 || wg != g || x.shape()[1] != g * ci {
-            return err(format!("shapes {:?} and {:?} do not fit `{}`", x.shape(), w.shape(), self.pattern));
+            return err(format!(
+                "shapes {:?} and {:?} do not fit `{}`",
+                x.shape(),
+                w.shape(),
+                self.pattern
+            ));
         }
         let (b, h, wd) = (x.shape()[0], x.shape()[2], x.shape()[3]);
         let x = x.as_standard_layout();
-        let x = x.view().into_shape_with_order((b, g * ci, h * wd)).map_err(|e| Error(e.to_string()))?;
+        let x = x
+            .view()
+            .into_shape_with_order((b, g * ci, h * wd))
+            .map_err(|e| Error(e.to_string()))?;
         let mut out = ndarray::Array3::<f32>::zeros((b, g * co, h * wd));
         for n in 0..b {
             for k in 0..g {
@@ -132,7 +172,9 @@ impl Einsum {
                 general_mat_mul(1.0, &w.index_axis(Axis(0), k), &xs, 0.0, &mut ys);
             }
         }
-        Ok(out.into_shape_with_order(IxDyn(&[b, g * co, h, wd])).map_err(|e| Error(e.to_string()))?)
+        Ok(out
+            .into_shape_with_order(IxDyn(&[b, g * co, h, wd]))
+            .map_err(|e| Error(e.to_string()))?)
     }
 }
 
@@ -150,7 +192,9 @@ impl Reduce {
         if normalise(pattern) != POOL {
             return err(format!("stand-in Reduce does not support `{pattern}`"));
         }
-        Ok(Reduce { _reduction: reduction })
+        Ok(Reduce {
+            _reduction: reduction,
+        })
     }
 
     pub fn apply<S, D>(&self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>, Error>

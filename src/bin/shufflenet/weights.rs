@@ -18,11 +18,27 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 /// Why a tensor could not be read, found or accepted.
 #[derive(Debug)]
 pub enum WeightError {
-    Io { path: PathBuf, source: std::io::Error },
-    Format { path: PathBuf, message: String },
-    Missing { name: String, origin: String },
-    Shape { name: String, expected: Vec<usize>, found: Vec<usize> },
-    Dtype { name: String, found: String },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Format {
+        path: PathBuf,
+        message: String,
+    },
+    Missing {
+        name: String,
+        origin: String,
+    },
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    Dtype {
+        name: String,
+        found: String,
+    },
 }
 
 impl fmt::Display for WeightError {
@@ -30,11 +46,24 @@ impl fmt::Display for WeightError {
         match self {
             WeightError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             WeightError::Format { path, message } => {
-                write!(f, "{}: not a valid safetensors file: {message}", path.display())
+                write!(
+                    f,
+                    "{}: not a valid safetensors file: {message}",
+                    path.display()
+                )
             }
-            WeightError::Missing { name, origin } => write!(f, "tensor `{name}` not found in {origin}"),
-            WeightError::Shape { name, expected, found } => {
-                write!(f, "tensor `{name}` has shape {found:?}, expected {expected:?}")
+            WeightError::Missing { name, origin } => {
+                write!(f, "tensor `{name}` not found in {origin}")
+            }
+            WeightError::Shape {
+                name,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "tensor `{name}` has shape {found:?}, expected {expected:?}"
+                )
             }
             WeightError::Dtype { name, found } => {
                 write!(f, "tensor `{name}` has dtype {found}, expected F32")
@@ -65,21 +94,34 @@ pub enum Init {
 pub trait ParamSource {
     /// The tensor `name` with exactly `shape`. `init` says how to make one up
     /// when the source generates parameters instead of loading them.
-    fn param(&mut self, name: &str, shape: &[usize], init: Init) -> Result<ArrayD<f32>, WeightError>;
+    fn param(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: Init,
+    ) -> Result<ArrayD<f32>, WeightError>;
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, WeightError> {
-    std::fs::read(path).map_err(|source| WeightError::Io { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| WeightError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
-fn parse(bytes: &[u8], path: &Path) -> Result<SafeTensors<'_>, WeightError> {
-    SafeTensors::deserialize(bytes)
-        .map_err(|e| WeightError::Format { path: path.to_owned(), message: e.to_string() })
+fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>, WeightError> {
+    SafeTensors::deserialize(bytes).map_err(|e| WeightError::Format {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 fn to_array(name: &str, view: &TensorView<'_>) -> Result<ArrayD<f32>, WeightError> {
     if view.dtype() != Dtype::F32 {
-        return Err(WeightError::Dtype { name: name.to_owned(), found: format!("{:?}", view.dtype()) });
+        return Err(WeightError::Dtype {
+            name: name.to_owned(),
+            found: format!("{:?}", view.dtype()),
+        });
     }
     let data: Vec<f32> = view
         .data()
@@ -111,11 +153,17 @@ impl StateDict {
             let entry = to_array(name, &view).map_err(|_| format!("{:?}", view.dtype()));
             tensors.insert(name.to_owned(), entry);
         }
-        Ok(StateDict { origin: path.display().to_string(), tensors })
+        Ok(StateDict {
+            origin: path.display().to_string(),
+            tensors,
+        })
     }
 
     /// Builds a state dict from in-memory tensors (tests, conversions).
-    pub fn from_tensors(origin: &str, tensors: impl IntoIterator<Item = (String, ArrayD<f32>)>) -> StateDict {
+    pub fn from_tensors(
+        origin: &str,
+        tensors: impl IntoIterator<Item = (String, ArrayD<f32>)>,
+    ) -> StateDict {
         StateDict {
             origin: origin.to_owned(),
             tensors: tensors.into_iter().map(|(k, v)| (k, Ok(v))).collect(),
@@ -129,12 +177,23 @@ impl StateDict {
 }
 
 impl ParamSource for StateDict {
-    fn param(&mut self, name: &str, shape: &[usize], _init: Init) -> Result<ArrayD<f32>, WeightError> {
-        let entry = self.tensors.remove(name).ok_or_else(|| WeightError::Missing {
+    fn param(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        _init: Init,
+    ) -> Result<ArrayD<f32>, WeightError> {
+        let entry = self
+            .tensors
+            .remove(name)
+            .ok_or_else(|| WeightError::Missing {
+                name: name.to_owned(),
+                origin: self.origin.clone(),
+            })?;
+        let array = entry.map_err(|found| WeightError::Dtype {
             name: name.to_owned(),
-            origin: self.origin.clone(),
+            found,
         })?;
-        let array = entry.map_err(|found| WeightError::Dtype { name: name.to_owned(), found })?;
         if array.shape() != shape {
             return Err(WeightError::Shape {
                 name: name.to_owned(),
@@ -204,17 +263,27 @@ pub struct SeededInit {
 
 impl SeededInit {
     pub fn new(seed: u64) -> SeededInit {
-        SeededInit { seed, produced: Vec::new() }
+        SeededInit {
+            seed,
+            produced: Vec::new(),
+        }
     }
 }
 
 /// FNV-1a, to turn a tensor name into a stream id.
 fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+    name.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
 }
 
 impl ParamSource for SeededInit {
-    fn param(&mut self, name: &str, shape: &[usize], init: Init) -> Result<ArrayD<f32>, WeightError> {
+    fn param(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: Init,
+    ) -> Result<ArrayD<f32>, WeightError> {
         self.produced.push((name.to_owned(), shape.to_vec()));
         Ok(XorShift64::new(self.seed ^ name_hash(name)).array(shape, init))
     }
@@ -234,11 +303,21 @@ pub fn read_tensor(path: &Path, name: &str) -> Result<ArrayD<f32>, WeightError> 
 /// Writes `array` as the only tensor, `name`, of a safetensors file.
 pub fn write_tensor(path: &Path, name: &str, array: &ArrayD<f32>) -> Result<(), WeightError> {
     let bytes: Vec<u8> = array.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = TensorView::new(Dtype::F32, array.shape().to_vec(), &bytes)
-        .map_err(|e| WeightError::Format { path: path.to_owned(), message: e.to_string() })?;
+    let view = TensorView::new(Dtype::F32, array.shape().to_vec(), &bytes).map_err(|e| {
+        WeightError::Format {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }
+    })?;
     safetensors::serialize_to_file([(name, view)], None, path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(source) => WeightError::Io { path: path.to_owned(), source },
-        other => WeightError::Format { path: path.to_owned(), message: other.to_string() },
+        safetensors::SafeTensorError::IoError(source) => WeightError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        other => WeightError::Format {
+            path: path.to_owned(),
+            message: other.to_string(),
+        },
     })
 }
 
@@ -254,11 +333,15 @@ mod tests {
     #[test]
     fn round_trip_single_tensor() {
         let path = temp_path("roundtrip.safetensors");
-        let x = Array::from_shape_fn((2, 3, 4), |(a, b, c)| (a * 12 + b * 4 + c) as f32 - 5.5).into_dyn();
+        let x = Array::from_shape_fn((2, 3, 4), |(a, b, c)| (a * 12 + b * 4 + c) as f32 - 5.5)
+            .into_dyn();
         write_tensor(&path, "input", &x).unwrap();
         assert_eq!(read_tensor(&path, "input").unwrap(), x);
         let err = read_tensor(&path, "output").unwrap_err();
-        assert!(matches!(err, WeightError::Missing { ref name, .. } if name == "output"), "{err}");
+        assert!(
+            matches!(err, WeightError::Missing { ref name, .. } if name == "output"),
+            "{err}"
+        );
         // A non-standard-layout array is written in logical order.
         let t = x.clone().reversed_axes();
         write_tensor(&path, "output", &t).unwrap();
@@ -277,26 +360,43 @@ mod tests {
     #[test]
     fn state_dict_checks_names_shapes_and_dtypes() {
         let path = temp_path("state.safetensors");
-        let w: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let w: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         save(
             &path,
             vec![
                 ("conv.weight", Dtype::F32, vec![2, 2], w.clone()),
                 ("conv.bias", Dtype::F32, vec![4], w),
-                ("bn.num_batches_tracked", Dtype::I64, vec![], 7i64.to_le_bytes().to_vec()),
+                (
+                    "bn.num_batches_tracked",
+                    Dtype::I64,
+                    vec![],
+                    7i64.to_le_bytes().to_vec(),
+                ),
                 ("half", Dtype::F16, vec![2], vec![0, 60, 0, 60]),
             ],
         );
         let mut sd = StateDict::load(&path).unwrap();
         let init = Init::Normal { std: 1.0 };
-        assert_eq!(sd.param("conv.weight", &[2, 2], init).unwrap(), array![[1.0f32, 2.0], [3.0, 4.0]].into_dyn());
+        assert_eq!(
+            sd.param("conv.weight", &[2, 2], init).unwrap(),
+            array![[1.0f32, 2.0], [3.0, 4.0]].into_dyn()
+        );
 
         let err = sd.param("conv.bias", &[2, 2], init).unwrap_err();
         assert!(matches!(err, WeightError::Shape { .. }), "{err}");
-        assert!(err.to_string().contains("conv.bias") && err.to_string().contains("[4]"), "{err}");
+        assert!(
+            err.to_string().contains("conv.bias") && err.to_string().contains("[4]"),
+            "{err}"
+        );
 
         let err = sd.param("half", &[2], init).unwrap_err();
-        assert!(err.to_string().contains("`half`") && err.to_string().contains("F16"), "{err}");
+        assert!(
+            err.to_string().contains("`half`") && err.to_string().contains("F16"),
+            "{err}"
+        );
 
         let err = sd.param("fc.weight", &[1], init).unwrap_err();
         assert!(matches!(err, WeightError::Missing { .. }));
@@ -320,7 +420,10 @@ mod tests {
 
     #[test]
     fn seeded_init_is_deterministic_and_per_name() {
-        let u = Init::Uniform { low: -0.5, high: 0.5 };
+        let u = Init::Uniform {
+            low: -0.5,
+            high: 0.5,
+        };
         let a = SeededInit::new(7).param("x.weight", &[3, 4], u).unwrap();
         let b = SeededInit::new(7).param("x.weight", &[3, 4], u).unwrap();
         let c = SeededInit::new(7).param("y.weight", &[3, 4], u).unwrap();
@@ -342,6 +445,9 @@ mod tests {
         let z: Vec<f32> = (0..n).map(|_| rng.next_normal()).collect();
         let mean = z.iter().sum::<f32>() / n as f32;
         let var = z.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
-        assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.05 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
     }
 }
