@@ -69,6 +69,11 @@
 
 mod ast;
 mod compiled;
+#[cfg(doc)]
+pub mod doc {
+    //! Documentation pages.
+    pub mod einops_users;
+}
 mod error;
 mod exec;
 mod ir;

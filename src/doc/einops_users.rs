@@ -1,0 +1,74 @@
+//! # einplan for einops users
+//!
+//! einplan follows einops' pattern language and results: the conformance
+//! suite replays cases generated with the real einops (see
+//! `tests/data/gen_fixtures.py`). This page maps one to the other and
+//! lists every deliberate difference.
+//!
+//! | einops (Python) | einplan (Rust) |
+//! |---|---|
+//! | `rearrange(x, "b c h w -> b h w c")` | `rearrange(&x, "b c h w -> b h w c", &[])?` |
+//! | `rearrange(x, "b (c1 c2) h w -> b (c2 c1) h w", c1=3)` | `rearrange(&x, "…", &[("c1", 3)])?` |
+//! | `Rearrange("…", c1=3)` (a layer) | `Rearrange::new("…")?.with("c1", 3)?` |
+//! | `reduce(x, "b c h w -> b c", "mean")` | `reduce(&x, "b c h w -> b c", Reduction::Mean, &[])?` |
+//! | `reduce(x, "…", "max")` | `reduce(&x, "…", Reduction::Max, &[])?` |
+//! | `reduce(x, "…", custom_fn)` | `reduce_with(&x, "…", &[], init, \|acc, x\| …)?` |
+//! | `Reduce("…", "mean")` | `Reduce::new("…", Reduction::Mean)?` |
+//! | `repeat(x, "h w -> h w c", c=3)` | `repeat(&x, "h w -> h w c", &[("c", 3)])?` |
+//! | `rearrange([x1, x2], "n h w -> h (n w)")` | `rearrange_list(&[x1, x2], "n h w -> h (n w)", &[])?` |
+//! | `pack([a, b], "b * c")` | `pack(&[a.view(), b.view()], "b * c")?` |
+//! | `unpack(x, ps, "b * c")` | `unpack(&x, &ps, "b * c")?` |
+//! | `parse_shape(x, "b _ h w")` | `parse_shape(&x, "b _ h w")?` (a `HashMap`) |
+//! | `x.rearrange(…)` (einx / torch style) | `use einplan::prelude::*; x.rearrange(…)?` |
+//!
+//! The function names are einplan's crate-root items: [`rearrange`],
+//! [`reduce`], [`reduce_with`], [`repeat`], [`rearrange_list`],
+//! [`pack`], [`unpack`], [`parse_shape`], and the compiled ops
+//! [`Rearrange`], [`Reduce`], [`Repeat`].
+//!
+//! ## Views and copies
+//!
+//! einops returns whatever the backend's `reshape`/`transpose` return.
+//! einplan decides from the plan and the input's strides: `rearrange` and
+//! `repeat` return `CowArray::Borrowed` (no data moved) exactly when the
+//! result can be described by strides over the input's memory, and a
+//! standard-layout copy otherwise. [`Plan::is_view`] tells in advance for
+//! standard-layout inputs. `reduce` always returns a fresh array.
+//!
+//! ## Deliberate differences
+//!
+//! - **Errors point into the pattern.** Every error is an [`Error`] with a
+//!   byte span, rendered with carets, instead of a message string.
+//! - **Whitespace.** Any whitespace (tabs, newlines) separates axes, so a
+//!   long pattern can be split over lines; einops accepts only spaces
+//!   (fixture `rearrange/error/026`).
+//! - **`unpack` checks the sizes.** When the packed shapes do not add up
+//!   to the packed axis, einops returns overlapping or truncated pieces;
+//!   einplan returns an error.
+//! - **`Mean` on integers is an error.** einops (through numpy) silently
+//!   returns floats; einplan keeps the element type, so it asks you to
+//!   convert first.
+//! - **`Min`/`Max` over zero elements** is an error in both, but einplan's
+//!   is an [`ErrorKind::EmptyReduction`] pointing at the pattern.
+//! - **Integer sums wrap** on overflow (as numpy's do) rather than
+//!   panicking; `f32` sums accumulate in `f64`, so they are more accurate
+//!   than numpy's pairwise `f32` sums on long reductions.
+//! - **Lists of arrays** use separate functions (`rearrange_list`, …)
+//!   because Rust has no overloading on "array or list".
+//! - **Limits.** Patterns longer than 4096 bytes and inputs with more than
+//!   64 dimensions are rejected (see *Input safety* in the crate docs).
+//!
+//! [`rearrange`]: crate::rearrange
+//! [`reduce`]: crate::reduce
+//! [`reduce_with`]: crate::reduce_with
+//! [`repeat`]: crate::repeat
+//! [`rearrange_list`]: crate::rearrange_list
+//! [`pack`]: crate::pack
+//! [`unpack`]: crate::unpack
+//! [`parse_shape`]: crate::parse_shape
+//! [`Rearrange`]: crate::Rearrange
+//! [`Reduce`]: crate::Reduce
+//! [`Repeat`]: crate::Repeat
+//! [`Plan::is_view`]: crate::Plan::is_view
+//! [`Error`]: crate::Error
+//! [`ErrorKind::EmptyReduction`]: crate::ErrorKind::EmptyReduction
