@@ -4,3 +4,4 @@ mod common;
 mod errors;
 mod prop;
 mod rearrange;
+mod threads;
