@@ -63,7 +63,7 @@ where
 {
     let compiled = cached(Op::Rearrange, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
-    Ok(exec::rearrange(&plan, x.view().into_dyn()))
+    exec::rearrange(&plan, x.view().into_dyn())
 }
 
 /// A compiled rearrange pattern, like einops' `Rearrange` layer.
@@ -146,7 +146,7 @@ impl Rearrange {
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        Ok(exec::rearrange(&plan, x.view().into_dyn()))
+        exec::rearrange(&plan, x.view().into_dyn())
     }
 }
 
@@ -235,11 +235,7 @@ where
 {
     let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
-    Ok(exec::reduce::reduce(
-        &plan,
-        &x.view().into_dyn(),
-        &fold::With { init, f },
-    ))
+    exec::reduce::reduce(&plan, &x.view().into_dyn(), &fold::With { init, f })
 }
 
 /// Checks that `reduction` can run on `A` for `plan`, then runs it.
@@ -259,7 +255,7 @@ pub(crate) fn run_reduce<A: Reducible>(
         let kind = ErrorKind::EmptyReduction { reduction };
         return Err(Error::new(compiled.pattern(), kind, whole));
     }
-    A::run(&plan, x, reduction, reference).ok_or_else(|| {
+    let result = A::run(&plan, x, reduction, reference).ok_or_else(|| {
         let hint = match reduction {
             Reduction::Mean => ": convert the array to a float type first",
             Reduction::Any | Reduction::All => ": use an array of bool",
@@ -271,7 +267,8 @@ pub(crate) fn run_reduce<A: Reducible>(
             hint,
         };
         Error::new(compiled.pattern(), kind, whole)
-    })
+    });
+    result?
 }
 
 /// Repeats `x` by an einops pattern: axes new in the output are broadcast.
@@ -308,7 +305,7 @@ where
 {
     let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
-    Ok(exec::rearrange(&plan, x.view().into_dyn()))
+    exec::rearrange(&plan, x.view().into_dyn())
 }
 
 /// [`rearrange`] for a list of same-shape arrays, stacked on a new leading
@@ -440,10 +437,10 @@ where
     let plan = compiled.plan(&shape)?;
     if let [x] = xs {
         let x = x.view().into_dyn().insert_axis(Axis(0));
-        return Ok(exec::rearrange(&plan, x));
+        return exec::rearrange(&plan, x);
     }
     let views: Vec<ArrayViewD<'a, A>> = xs.iter().map(|x| x.view().into_dyn()).collect();
-    Ok(CowArray::from(exec::gather(&plan, &views)))
+    exec::gather(&plan, &views).map(CowArray::from)
 }
 
 /// A compiled reduce pattern, like einops' `Reduce` layer: parse and check
@@ -594,7 +591,7 @@ impl Repeat {
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        Ok(exec::rearrange(&plan, x.view().into_dyn()))
+        exec::rearrange(&plan, x.view().into_dyn())
     }
 }
 

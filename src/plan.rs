@@ -56,6 +56,8 @@ pub struct Plan {
     output_dims: Vec<(usize, usize)>,
     output_shape: Vec<usize>,
     view: bool,
+    /// Where errors about the result point: the output side.
+    output_span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +85,26 @@ impl Plan {
     /// the other way round. An empty result is always a fresh array.
     pub fn is_view(&self) -> bool {
         self.view
+    }
+
+    /// An empty vector with room for `n` values of `T`, or the error that
+    /// the result is too large: more than `isize::MAX` bytes, or more than
+    /// the allocator can give. Never aborts on a huge request.
+    pub(crate) fn buffer<T>(&self, n: usize) -> Result<Vec<T>, Error> {
+        let too_large = || {
+            let msg = format!(
+                "the result needs {n} elements of {} bytes each, more than can be allocated",
+                std::mem::size_of::<T>()
+            );
+            Error::new(&self.pattern, ErrorKind::Limit(msg), self.output_span)
+        };
+        let bytes = n.checked_mul(std::mem::size_of::<T>());
+        if bytes.is_none_or(|b| b > isize::MAX as usize) {
+            return Err(too_large());
+        }
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map_err(|_| too_large())?;
+        Ok(v)
     }
 
     pub(crate) fn reduced_axes(&self) -> &[usize] {
@@ -308,6 +330,7 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         output_dims,
         output_shape,
         view: false,
+        output_span: ir.output_span,
     };
     let strides = plan.axis_strides(&standard_strides(shape));
     plan.view = total != Some(0) && plan.merged_strides(&strides).is_some();

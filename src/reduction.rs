@@ -4,6 +4,7 @@ use std::fmt;
 
 use ndarray::{ArrayD, ArrayViewD};
 
+use crate::error::Error;
 use crate::exec::reduce::{self as fold, Fold, Numeric};
 use crate::exec::reference;
 use crate::plan::Plan;
@@ -70,12 +71,17 @@ pub trait Reducible: Clone + sealed::Sealed {
         x: &ArrayViewD<'_, Self>,
         reduction: Reduction,
         reference: bool,
-    ) -> Option<ArrayD<Self>>;
+    ) -> Option<Result<ArrayD<Self>, Error>>;
 }
 
-fn go<A, F: Fold<A>>(plan: &Plan, x: &ArrayViewD<'_, A>, f: F, reference: bool) -> ArrayD<A> {
+fn go<A, F: Fold<A>>(
+    plan: &Plan,
+    x: &ArrayViewD<'_, A>,
+    f: F,
+    reference: bool,
+) -> Result<ArrayD<A>, Error> {
     if reference {
-        reference::reduce(plan, x, &f)
+        Ok(reference::reduce(plan, x, &f))
     } else {
         fold::reduce(plan, x, &f)
     }
@@ -85,7 +91,7 @@ macro_rules! numeric {
     ($($t:ty),*) => {$(
         impl sealed::Sealed for $t {}
         impl Reducible for $t {
-            fn run(plan: &Plan, x: &ArrayViewD<'_, Self>, r: Reduction, reference: bool) -> Option<ArrayD<Self>> {
+            fn run(plan: &Plan, x: &ArrayViewD<'_, Self>, r: Reduction, reference: bool) -> Option<Result<ArrayD<Self>, Error>> {
                 Some(match r {
                     Reduction::Sum => go(plan, x, fold::Sum, reference),
                     Reduction::Mean => {
@@ -112,7 +118,7 @@ impl Reducible for bool {
         x: &ArrayViewD<'_, Self>,
         r: Reduction,
         reference: bool,
-    ) -> Option<ArrayD<Self>> {
+    ) -> Option<Result<ArrayD<Self>, Error>> {
         Some(match r {
             Reduction::Any => go(plan, x, fold::Any, reference),
             Reduction::All => go(plan, x, fold::All, reference),

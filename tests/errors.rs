@@ -87,3 +87,19 @@ fn kinds_and_spans() {
     );
     assert_eq!(e.span(), 0..5);
 }
+
+#[test]
+fn results_too_large_to_allocate_are_errors() {
+    use einplan::ErrorKind;
+    let x = ndarray::Array1::<f64>::zeros(2);
+    // 2^61 elements fit `isize`, their bytes do not: an error, not an abort.
+    let e = einplan::repeat(&x, "a -> (a b)", &[("b", 1 << 60)]).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Limit(_)), "{e}");
+    assert_eq!(e.span(), 5..10);
+    // The same repeat without a merge is a broadcast view: nothing to allocate.
+    let v = einplan::repeat(&x, "a -> a b", &[("b", 1 << 60)]).unwrap();
+    assert!(v.is_view());
+    // More elements than `isize::MAX` is rejected when planning.
+    let e = einplan::repeat(&x, "a -> a b", &[("b", usize::MAX / 2)]).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Overflow);
+}

@@ -96,16 +96,14 @@ pub(crate) fn view<'a, A>(
     v
 }
 
-/// Copies a view's elements into a vector, in row-major (logical) order.
+/// Appends a view's elements to `out`, in row-major (logical) order.
 ///
 /// Axes of length 1 are dropped and axes that are contiguous with their
 /// inner neighbour are merged first; an inner run with stride 1 is copied
 /// as a slice.
-pub(crate) fn copy<A: Clone>(v: &ArrayView<'_, A, IxDyn>) -> Vec<A> {
-    let n = v.len();
-    let mut out = Vec::with_capacity(n);
-    if n == 0 {
-        return out;
+pub(crate) fn copy<A: Clone>(v: &ArrayView<'_, A, IxDyn>, out: &mut Vec<A>) {
+    if v.is_empty() {
+        return;
     }
     // Coalesce: drop unit axes, merge an axis into its inner neighbour
     // when stride_outer == stride_inner * len_inner.
@@ -155,7 +153,7 @@ pub(crate) fn copy<A: Clone>(v: &ArrayView<'_, A, IxDyn>) -> Vec<A> {
         let mut axis = outer.len();
         loop {
             if axis == 0 {
-                return out;
+                return;
             }
             axis -= 1;
             let (len, stride) = outer[axis];

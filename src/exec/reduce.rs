@@ -5,6 +5,7 @@ use ndarray::{ArrayD, ArrayView, IxDyn};
 use smallvec::SmallVec;
 
 use super::kernel;
+use crate::error::Error;
 use crate::plan::Plan;
 
 /// One way of combining elements into an accumulator.
@@ -30,9 +31,10 @@ pub(crate) fn reduce<A, F: Fold<A>>(
     plan: &Plan,
     x: &ArrayView<'_, A, IxDyn>,
     fold: &F,
-) -> ArrayD<A> {
+) -> Result<ArrayD<A>, Error> {
     let n_out: usize = plan.output_shape().iter().product();
-    let mut acc = vec![fold.init(); n_out];
+    let mut acc = plan.buffer(n_out)?;
+    acc.resize(n_out, fold.init());
     if !x.is_empty() && n_out > 0 {
         let strides = plan.axis_strides(x.strides());
         let kept = plan.kept();
@@ -54,9 +56,10 @@ pub(crate) fn reduce<A, F: Fold<A>>(
         kernel::fold(&v, &out_strides, &mut acc, |a, e| fold.step(a, e));
     }
     let n = count(plan);
-    let data = acc.into_iter().map(|a| fold.finish(a, n)).collect();
-    ArrayD::from_shape_vec(IxDyn(plan.output_shape()), data)
-        .expect("one accumulator per output element")
+    let mut data = plan.buffer(n_out)?;
+    data.extend(acc.into_iter().map(|a| fold.finish(a, n)));
+    let out = ArrayD::from_shape_vec(IxDyn(plan.output_shape()), data);
+    Ok(out.expect("one accumulator per output element"))
 }
 
 /// `Sum`, `Prod`, `Mean`, `Min`, `Max` for a numeric type, through its
