@@ -10,6 +10,8 @@
 pub(crate) mod kernel;
 pub(crate) mod reduce;
 pub(crate) mod reference;
+#[cfg(test)]
+mod tests;
 
 use ndarray::{ArrayD, ArrayView, CowArray, Dimension, IxDyn};
 use smallvec::SmallVec;
