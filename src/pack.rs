@@ -25,9 +25,9 @@ use crate::span::Span;
 ///
 /// # Errors
 ///
-/// Syntax errors, groups (`(h w)`) and anonymous axes other than `1`, a
-/// name used twice, a rank that does not match, and a unit axis (`1`, `()`)
-/// over a dimension whose length is not 1.
+/// Syntax errors, groups of several axes (`(h w)`), a name used twice, a
+/// rank that does not match, and a number (`3`, or `1`/`()` for a unit
+/// axis) over a dimension of another length.
 pub fn parse_shape<S, D>(
     x: &ArrayBase<S, D>,
     pattern: &str,
@@ -41,10 +41,14 @@ where
     let mut seen: HashMap<&str, Span> = HashMap::new();
     let mut ellipsis = None;
     for (i, term) in expr.terms.iter().enumerate() {
-        if let Term::Group { atoms, span } = term {
-            if !atoms.is_empty() {
+        if let Term::Group { span, .. } = term {
+            let inner = term
+                .atoms()
+                .iter()
+                .filter(|a| a.kind != AtomKind::Number(1));
+            if inner.clone().count() > 1 || inner.clone().any(|a| a.kind == AtomKind::Ellipsis) {
                 let kind = ErrorKind::Unsupported {
-                    what: "a group",
+                    what: "a group of several axes",
                     op: "parse_shape",
                 };
                 return Err(err(kind, *span));
@@ -68,15 +72,7 @@ where
                     }
                     ellipsis = Some((i, atom.span));
                 }
-                AtomKind::Number(1) | AtomKind::Skip => {}
-                AtomKind::Number(n) => {
-                    let kind = ErrorKind::AnonymousAxis {
-                        op: "parse_shape",
-                        len: *n,
-                        hint: ": only `1` is allowed, for a unit axis",
-                    };
-                    return Err(err(kind, atom.span));
-                }
+                AtomKind::Number(_) | AtomKind::Skip => {}
                 AtomKind::Star => {
                     let kind = ErrorKind::Unsupported {
                         what: "`*`",
@@ -109,29 +105,24 @@ where
             Some((e, _)) if i > e => i - 1 + skip,
             _ => i,
         };
-        match term.atoms() {
-            []
-            | [
-                crate::ast::Atom {
-                    kind: AtomKind::Number(1),
-                    ..
-                },
-            ] => {
-                if shape[dim] != 1 {
-                    let kind = ErrorKind::LengthMismatch {
-                        dim,
-                        length: shape[dim],
-                        expected: "1".to_owned(),
-                    };
-                    return Err(err(kind, term.span()));
-                }
+        // At most one atom other than `1` (checked above).
+        let atom = term.atoms().iter().find(|a| a.kind != AtomKind::Number(1));
+        let expected = match atom.map(|a| &a.kind) {
+            Some(AtomKind::Name(name)) => {
+                out.insert(name.clone(), shape[dim]);
+                continue;
             }
-            [atom] => {
-                if let AtomKind::Name(name) = &atom.kind {
-                    out.insert(name.clone(), shape[dim]);
-                }
-            }
-            _ => {}
+            Some(AtomKind::Number(n)) => *n,
+            Some(_) => continue,
+            None => 1,
+        };
+        if shape[dim] != expected {
+            let kind = ErrorKind::LengthMismatch {
+                dim,
+                length: shape[dim],
+                expected: expected.to_string(),
+            };
+            return Err(err(kind, term.span()));
         }
     }
     Ok(out)

@@ -85,3 +85,79 @@ pub fn expected(expect: &Value) -> ArrayD<f64> {
     let shape = usizes(&expect["shape"]);
     ArrayD::from_shape_vec(IxDyn(&shape), floats(&expect["data"])).expect("expected data fits")
 }
+
+/// Replays every case of a fixture file through `run`, which returns
+/// `Ok(())` when einplan agrees with einops. `differences` lists the ids
+/// where einplan deliberately differs (and must still differ). Prints
+/// `pass/total` and fails with every disagreement.
+pub fn replay(
+    file: &str,
+    differences: &[(&str, &str)],
+    run: impl Fn(&Value) -> Result<(), String>,
+) {
+    let data = fixture(file);
+    let cases = data["cases"].as_array().unwrap();
+    let mut failures = Vec::new();
+    let mut differ = 0;
+    for case in cases {
+        let id = case["id"].as_str().unwrap();
+        let listed = differences.iter().any(|(d, _)| *d == id);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(case)))
+            .unwrap_or_else(|_| Err("panicked".to_owned()));
+        match (outcome, listed) {
+            (Ok(()), false) => {}
+            (Err(_), true) => differ += 1,
+            (Ok(()), true) => failures.push(format!("{id}: listed as a difference but agrees")),
+            (Err(why), false) => failures.push(format!("{id} `{}`: {why}", case["pattern"])),
+        }
+    }
+    println!(
+        "{file} (einops {}): {} passed, {} deliberate differences, {} failed, {} total",
+        data["einops_version"],
+        cases.len() - differ - failures.len(),
+        differ,
+        failures.len(),
+        cases.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Compares einplan's outcome with the case's: the expected array, or an
+/// error when einops raised one.
+pub fn judge<E: std::fmt::Display>(
+    case: &Value,
+    got: Result<ArrayD<f64>, E>,
+    tolerance: f64,
+) -> Result<(), String> {
+    match (got, case["expect"].is_null()) {
+        (Ok(y), false) => {
+            let want = expected(&case["expect"]);
+            let close = y.shape() == want.shape()
+                && y.iter().zip(&want).all(|(a, b)| {
+                    a == b
+                        || (a - b).abs() <= tolerance * b.abs().max(1.0)
+                        || (a.is_nan() && b.is_nan())
+                });
+            if close {
+                Ok(())
+            } else {
+                Err(format!("got {y:?}\nwant {want:?}"))
+            }
+        }
+        (Err(_), true) => Ok(()),
+        (Ok(y), true) => Err(format!(
+            "einops fails with {:?}, einplan gives shape {:?}",
+            case["error"],
+            y.shape()
+        )),
+        (Err(e), false) => Err(format!("einops succeeds, einplan fails:\n{e}")),
+    }
+}
+
+/// The single input (or list of inputs) of a case, with its layout.
+pub fn inputs(case: &Value) -> (Vec<ArrayD<f64>>, Vec<Value>) {
+    match case["inputs"].as_array() {
+        Some(list) => (list.iter().map(base).collect(), list.clone()),
+        None => (vec![base(&case["input"])], vec![case["input"].clone()]),
+    }
+}

@@ -2,6 +2,7 @@
 
 mod common;
 mod errors;
+mod pack;
 mod prop;
 mod rearrange;
 mod threads;

@@ -1,76 +1,70 @@
-//! Conformance: replays `tests/data/rearrange.json`, generated from einops
-//! by `tests/data/gen_fixtures.py`.
+//! Conformance: replays the fixtures generated from einops by
+//! `tests/data/gen_fixtures.py` for rearrange, reduce and repeat.
 
+use einplan::Reduction;
 use serde_json::Value;
 
-use crate::common::{base, borrowed, expected, fixture, layout, lengths};
+use crate::common::{borrowed, inputs, judge, layout, lengths, replay};
 
 /// Cases where einplan deliberately differs from einops, with the reason.
 /// Each is documented on the einops-users page.
-pub const DIFFERENCES: &[(&str, &str)] = &[(
+const DIFFERENCES: &[(&str, &str)] = &[(
     "rearrange/error/026",
     "einplan accepts any whitespace (tabs, newlines) between axes; einops only spaces",
 )];
 
-/// Runs one case; `Ok(())` when einplan agrees with einops.
-fn run(case: &Value) -> Result<(), String> {
+#[derive(Clone, Copy)]
+enum Op {
+    Rearrange,
+    Repeat,
+    Reduce,
+}
+
+fn run(case: &Value, op: Op) -> Result<(), String> {
     let pattern = case["pattern"].as_str().unwrap();
     let lens = lengths(case);
-    let got = if let Some(inputs) = case["inputs"].as_array() {
-        let bases: Vec<_> = inputs.iter().map(base).collect();
-        let views: Vec<_> = bases
-            .iter()
-            .zip(inputs)
-            .map(|(b, i)| layout(b, i))
-            .collect();
-        einplan::rearrange_list(&views, pattern, &borrowed(&lens)).map(|y| y.into_owned())
-    } else {
-        let b = base(&case["input"]);
-        let x = layout(&b, &case["input"]);
-        einplan::rearrange(&x, pattern, &borrowed(&lens)).map(|y| y.into_owned())
+    let lens = borrowed(&lens);
+    let (bases, descs) = inputs(case);
+    let views: Vec<_> = bases
+        .iter()
+        .zip(&descs)
+        .map(|(b, d)| layout(b, d))
+        .collect();
+    let list = case["inputs"].is_array();
+    let reduction = || match case["reduction"].as_str().unwrap() {
+        "sum" => Reduction::Sum,
+        "mean" => Reduction::Mean,
+        "min" => Reduction::Min,
+        "max" => Reduction::Max,
+        "prod" => Reduction::Prod,
+        other => panic!("unknown reduction {other}"),
     };
-    match (got, case["expect"].is_null()) {
-        (Ok(y), false) => {
-            let want = expected(&case["expect"]);
-            if y == want {
-                Ok(())
-            } else {
-                Err(format!("got {y:?}\nwant {want:?}"))
-            }
+    let got = match (op, list) {
+        (Op::Rearrange, false) => {
+            einplan::rearrange(&views[0], pattern, &lens).map(|y| y.into_owned())
         }
-        (Err(_), true) => Ok(()),
-        (Ok(y), true) => Err(format!(
-            "einops fails with {:?}, einplan gives shape {:?}",
-            case["error"],
-            y.shape()
-        )),
-        (Err(e), false) => Err(format!("einops succeeds, einplan fails:\n{e}")),
-    }
+        (Op::Rearrange, true) => {
+            einplan::rearrange_list(&views, pattern, &lens).map(|y| y.into_owned())
+        }
+        (Op::Repeat, false) => einplan::repeat(&views[0], pattern, &lens).map(|y| y.into_owned()),
+        (Op::Repeat, true) => einplan::repeat_list(&views, pattern, &lens).map(|y| y.into_owned()),
+        (Op::Reduce, false) => einplan::reduce(&views[0], pattern, reduction(), &lens),
+        (Op::Reduce, true) => einplan::reduce_list(&views, pattern, reduction(), &lens),
+    };
+    judge(case, got, 1e-12)
 }
 
 #[test]
-fn einops_fixtures() {
-    let data = fixture("rearrange.json");
-    let cases = data["cases"].as_array().unwrap();
-    let mut failures = Vec::new();
-    let mut differ = 0;
-    for case in cases {
-        let id = case["id"].as_str().unwrap();
-        let outcome = run(case);
-        match (outcome, DIFFERENCES.iter().any(|(d, _)| *d == id)) {
-            (Ok(()), false) => {}
-            (Err(_), true) => differ += 1,
-            (Ok(()), true) => failures.push(format!("{id}: listed as a difference but agrees")),
-            (Err(why), false) => failures.push(format!("{id} `{}`: {why}", case["pattern"])),
-        }
-    }
-    println!(
-        "rearrange fixtures (einops {}): {} passed, {} deliberate differences, {} failed, {} total",
-        data["einops_version"],
-        cases.len() - differ - failures.len(),
-        differ,
-        failures.len(),
-        cases.len()
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+fn rearrange_fixtures() {
+    replay("rearrange.json", DIFFERENCES, |c| run(c, Op::Rearrange));
+}
+
+#[test]
+fn repeat_fixtures() {
+    replay("repeat.json", DIFFERENCES, |c| run(c, Op::Repeat));
+}
+
+#[test]
+fn reduce_fixtures() {
+    replay("reduce.json", DIFFERENCES, |c| run(c, Op::Reduce));
 }

@@ -41,7 +41,7 @@
 //!   byte span, rendered with carets, instead of a message string.
 //! - **Whitespace.** Any whitespace (tabs, newlines) separates axes, so a
 //!   long pattern can be split over lines; einops accepts only spaces
-//!   (fixture `rearrange/error/026`).
+//!   (fixtures `rearrange/error/026`, `parse_shape/error/025`).
 //! - **`unpack` checks the sizes.** When the packed shapes do not add up
 //!   to the packed axis, einops returns overlapping or truncated pieces;
 //!   einplan returns an error.

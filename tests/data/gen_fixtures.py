@@ -365,6 +365,8 @@ def token_dim(token, lens, ell_dims):
         return [1]
     if isinstance(token, list):
         return [math.prod(lens[a] if not a.isdecimal() else int(a) for a in token)]
+    if token.isdecimal():
+        return [int(token)]
     return [lens[token]]
 
 
@@ -435,6 +437,8 @@ def random_axes(prng, n_min, n_max, max_elems, allow_zero):
     """Random axis names, their lengths and ellipsis dims."""
     while True:
         n = prng.randint(n_min, n_max)
+        if n == 0 and prng.random() < 0.75:
+            continue  # keep 0-d cases rare
         names = pick_names(prng, n)
         lens = {a: prng.choice([1, 2, 2, 3, 3, 4, 5]) for a in names}
         if allow_zero and names and prng.random() < 0.06:
@@ -1042,7 +1046,8 @@ def build_reduce(rng, prng) -> list[dict]:
                 f.add("handwritten", pattern, lengths, shape=shape, reduction=reduction)
 
     # random patterns
-    for _ in range(80):
+    count = 0
+    while count < 80:
         names, lens, use_ell, ell_dims = random_axes(prng, 1, 5, MAX_RANDOM_ELEMENTS, allow_zero=False)
         left, given = random_left(prng, names, lens, use_ell, anon=prng.random() < 0.3)
         kept = [a for a in names if prng.random() < 0.5]
@@ -1050,6 +1055,9 @@ def build_reduce(rng, prng) -> list[dict]:
             kept.append("...")
         right = random_right(prng, kept)
         shape = input_shape(left, lens, ell_dims)
+        if math.prod(shape) > MAX_RANDOM_ELEMENTS:
+            continue  # anonymous axes made the input too large
+        count += 1
         reduction = prng.choice(REDUCTIONS)
         f.add("random", fmt_pattern(left, right, prng), shuffled_items(prng, given),
               spec=f.maybe_strided(shape, reduction), reduction=reduction)
@@ -1067,7 +1075,7 @@ def build_reduce(rng, prng) -> list[dict]:
     ]:
         f.add_list("list", pattern, lengths, shape, n, reduction=reduction, strided_p=0.5)
 
-    f.add_strided_variants(90)
+    f.add_strided_variants(130)
 
     for pattern, shape, lengths, reduction in REDUCE_ERRORS:
         f.add("error", pattern, lengths, shape=shape, reduction=reduction)
@@ -1225,7 +1233,7 @@ def build_pack(rng, prng) -> list[dict]:
 
     def arange_spec(shape, strided=False):
         counter[0] += 1
-        offset = 100 * counter[0]
+        offset = 1000 * counter[0]
         if strided and shape:
             spec = strided_spec(shape, lambda s: fill.arange(s, offset), prng)
             if spec is not None:
@@ -1282,23 +1290,26 @@ def build_pack(rng, prng) -> list[dict]:
     add_pack(hand, "a b *", [[2, 3], [2, 3, 0], [2, 3, 2]])
     add_pack(hand, "a *", [[2, 0], [2, 3]])
     add_pack(hand, "* c", [[0, 3], [2, 3]])
-    add_pack(hand, "a * b", [[0, 2], [0, 3, 2]])
+    add_pack(hand, "a * b", [[2, 0, 2], [2, 3, 2]])
     add_pack(hand, "batch * dim", [[2, 3], [2, 2, 3], [2, 1, 2, 3]])
     add_pack(hand, "α *", [[2], [2, 2]])
     for shapes, pattern in [
         ([[2, 3], [2, 2, 2]], "a *"),
         ([[3, 2], [2, 2, 2]], "* c"),
         ([[2, 3], [2, 2, 3], [2, 3]], "a * b"),
-        ([[2, 2, 3], [2, 4, 3]], "* b c"),
+        ([[2, 2, 3], [4, 2, 3]], "* b c"),
         ([[4], [2, 3]], "*"),
         ([[3, 2, 2], [3, 2]], "a * b"),
     ]:
         add_pack("strided", pattern, shapes, strided=set(range(len(shapes))))
     for shapes, pattern, strided in [
         ([[2, 3], [2, 2, 2]], "a *", {1}),
-        ([[2, 3, 2], [2, 3], [2, 1, 3]], "a * c", {0, 2}),
+        ([[2, 3, 3], [2, 3], [2, 1, 3]], "a * c", {0, 2}),
         ([[3, 4], [3, 2]], "h *", {0}),
         ([[2, 2], [3, 2]], "* w", {1}),
+        ([[2, 3], [2]], "b *", {0}),
+        ([[], [2, 2], [3]], "*", {1, 2}),
+        ([[2, 2, 2], [2, 1, 2], [2, 3, 2]], "a * b", {0, 1}),
     ]:
         add_pack("strided", pattern, shapes, strided=strided)
 
@@ -1352,7 +1363,9 @@ def build_pack(rng, prng) -> list[dict]:
         ([6, 2], "* c", [[3], [3]]),
         ([2, 5, 2], "a * b", [[1], [2, 2]]),
         ([5], "*", [[2], [], [2]]),
-        ([3, 4, 2], "a b *", [[2], []]),
+        ([3, 4, 3], "a b *", [[2], []]),
+        ([2, 6, 2], "a * b", [[2], [2, 2]]),
+        ([4, 3], "* c", [[1], [1, 3]]),
     ]:
         add_unpack("strided", pattern, shape, ps, strided=True)
 
@@ -1735,12 +1748,13 @@ def build_einsum(rng, prng) -> list[dict]:
     # random contractions
     count = 0
     while count < 45:
-        pool = pick_names(prng, prng.randint(1, 5))
+        pool = pick_names(prng, prng.randint(2, 5))
         lens = {a: prng.randint(1, 4) for a in pool}
         n_ops = prng.choice([1, 2, 2, 2, 3, 3])
         operands = []
         for _ in range(n_ops):
-            axes = prng.sample(pool, prng.randint(0, min(4, len(pool))))
+            n_axes = 0 if prng.random() < 0.08 else prng.randint(1, min(4, len(pool)))
+            axes = prng.sample(pool, n_axes)
             if axes and prng.random() < 0.12:
                 axes.insert(prng.randint(0, len(axes)), prng.choice(axes))  # a diagonal
             operands.append(axes)
