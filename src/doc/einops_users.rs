@@ -55,6 +55,15 @@
 //!   than numpy's pairwise `f32` sums on long reductions.
 //! - **Lists of arrays** use separate functions (`rearrange_list`, …)
 //!   because Rust has no overloading on "array or list".
+//! - **Names are letters, digits and `_` only.** einops accepts any Python
+//!   identifier, including `…` (U+2026) as an ordinary axis name, and reads
+//!   non-ASCII digits such as `٣` as a number; einplan rejects both with a
+//!   pointed error. `...b` is rejected by both (einplan does not read it as
+//!   `... b`).
+//! - **Clear errors where einops raises Python's.** A missing or doubled
+//!   `->` (einops: `ValueError` from tuple unpacking), a zero length in a
+//!   group with an unknown axis (einops: `ZeroDivisionError`), an empty
+//!   list (einops: `TypeError`/`IndexError`) all get an [`Error`].
 //! - **Limits.** Patterns longer than 4096 bytes and inputs with more than
 //!   64 dimensions are rejected (see *Input safety* in the crate docs).
 //!

@@ -159,7 +159,8 @@ impl StateDict {
         })
     }
 
-    /// Builds a state dict from in-memory tensors (tests, conversions).
+    /// Builds a state dict from in-memory tensors.
+    #[cfg(test)]
     pub fn from_tensors(
         origin: &str,
         tensors: impl IntoIterator<Item = (String, ArrayD<f32>)>,
