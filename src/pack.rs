@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn, Slice};
 
 use crate::ast::{AtomKind, Expr, Term};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Side};
 use crate::parse::parse_expr;
+use crate::resolve::first_use;
 use crate::span::Span;
 
 /// Reads axis lengths off an array by naming its axes: `_` skips an axis,
@@ -57,14 +58,7 @@ where
         for atom in term.atoms() {
             match &atom.kind {
                 AtomKind::Name(name) => {
-                    if let Some(&first) = seen.get(name.as_str()) {
-                        let kind = ErrorKind::DuplicateAxis {
-                            name: name.clone(),
-                            side: crate::Side::Input,
-                        };
-                        return Err(err(kind, atom.span).with_aux(first));
-                    }
-                    seen.insert(name, atom.span);
+                    first_use(pattern, &mut seen, name, atom.span, Side::Input)?
                 }
                 AtomKind::Ellipsis => {
                     if let Some((_, first)) = ellipsis {
@@ -152,16 +146,7 @@ fn pack_pattern(pattern: &str, op: &'static str) -> Result<PackPattern, Error> {
             }
         };
         match &atom.kind {
-            AtomKind::Name(name) => {
-                if let Some(&first) = seen.get(name.as_str()) {
-                    let kind = ErrorKind::DuplicateAxis {
-                        name: name.clone(),
-                        side: crate::Side::Input,
-                    };
-                    return Err(err(kind, atom.span).with_aux(first));
-                }
-                seen.insert(name, atom.span);
-            }
+            AtomKind::Name(name) => first_use(pattern, &mut seen, name, atom.span, Side::Input)?,
             AtomKind::Star => {
                 if let Some((_, first)) = star {
                     let kind = ErrorKind::Mismatch(format!("{op} takes exactly one `*`"));

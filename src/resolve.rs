@@ -234,16 +234,7 @@ fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> 
                     };
                     return Err(err(kind, atom.span));
                 }
-                AtomKind::Name(name) => {
-                    if let Some(&first) = seen.get(name.as_str()) {
-                        let kind = ErrorKind::DuplicateAxis {
-                            name: name.clone(),
-                            side,
-                        };
-                        return Err(err(kind, atom.span).with_aux(first));
-                    }
-                    seen.insert(name, atom.span);
-                }
+                AtomKind::Name(name) => first_use(text, &mut seen, name, atom.span, side)?,
                 AtomKind::Ellipsis => {
                     if let Some(first) = ellipsis {
                         return Err(err(ErrorKind::DuplicateEllipsis, atom.span).with_aux(first));
@@ -257,6 +248,26 @@ fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> 
             }
         }
     }
+    Ok(())
+}
+
+/// Records the use of axis `name` at `span`, or reports it as a duplicate
+/// pointing at both uses.
+pub(crate) fn first_use<'a>(
+    text: &str,
+    seen: &mut HashMap<&'a str, Span>,
+    name: &'a str,
+    span: Span,
+    side: Side,
+) -> Result<(), Error> {
+    if let Some(&first) = seen.get(name) {
+        let kind = ErrorKind::DuplicateAxis {
+            name: name.to_owned(),
+            side,
+        };
+        return Err(Error::new(text, kind, span).with_aux(first));
+    }
+    seen.insert(name, span);
     Ok(())
 }
 
