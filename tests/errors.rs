@@ -29,20 +29,48 @@ fn snapshots() {
         (&[2, 3], "α β -> β α γ", &[]),
     ];
     let got: Vec<String> = cases.iter().map(|(s, p, l)| render(s, p, l)).collect();
-    let want = include_str!("data/error_snapshots.txt");
-    let got = got.join("\n\n") + "\n";
-    if got != want && std::env::var_os("EINPLAN_BLESS").is_some() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/error_snapshots.txt"
-        );
-        std::fs::write(path, &got).unwrap();
+    check_snapshot(&(got.join("\n\n") + "\n"), "error_snapshots.txt");
+}
+
+/// Compares `got` with `tests/data/<file>`; `EINPLAN_BLESS=1` rewrites it.
+fn check_snapshot(got: &str, file: &str) {
+    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("EINPLAN_BLESS").is_some() {
+        std::fs::write(&path, got).unwrap();
         return;
     }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(
         got, want,
-        "set EINPLAN_BLESS=1 to rewrite tests/data/error_snapshots.txt, then review it"
+        "set EINPLAN_BLESS=1 to rewrite {path}, then review it"
     );
+}
+
+/// Errors of reduce, repeat, pack, unpack and parse_shape.
+#[test]
+fn snapshots_of_the_other_ops() {
+    use einplan::Reduction;
+    let x = ArrayD::<f32>::zeros(IxDyn(&[2, 6]));
+    let ints = ArrayD::<i32>::zeros(IxDyn(&[2, 6]));
+    let empty = ArrayD::<f32>::zeros(IxDyn(&[2, 0]));
+    let v = x.view();
+    let w = ArrayD::<f32>::zeros(IxDyn(&[3, 6]));
+    let errors: Vec<einplan::Error> = vec![
+        einplan::reduce(&x, "a b -> a c", Reduction::Sum, &[]).unwrap_err(),
+        einplan::reduce(&x, "a b -> (a 2)", Reduction::Sum, &[]).unwrap_err(),
+        einplan::reduce(&ints, "a b -> a", Reduction::Mean, &[]).unwrap_err(),
+        einplan::reduce(&empty, "a b -> a", Reduction::Max, &[]).unwrap_err(),
+        einplan::repeat(&x, "a b -> a b c", &[]).unwrap_err(),
+        einplan::repeat(&x, "a b -> b", &[]).unwrap_err(),
+        einplan::pack(&[v.clone(), w.view()], "* b c").unwrap_err(),
+        einplan::pack(&[v.clone()], "a b").unwrap_err(),
+        einplan::unpack(&x, &[vec![2], vec![3]], "a *").unwrap_err(),
+        einplan::parse_shape(&x, "(a b)").unwrap_err(),
+        einplan::parse_shape(&x, "a 5").unwrap_err(),
+        einplan::rearrange_list(&[x.clone(), w.clone()], "n a b -> a (n b)", &[]).unwrap_err(),
+    ];
+    let got: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    check_snapshot(&(got.join("\n\n") + "\n"), "error_snapshots_ops.txt");
 }
 
 #[test]
