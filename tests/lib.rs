@@ -5,4 +5,5 @@ mod errors;
 mod pack;
 mod prop;
 mod rearrange;
+mod regression_fuzz;
 mod threads;

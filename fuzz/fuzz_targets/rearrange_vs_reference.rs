@@ -27,10 +27,12 @@ fuzz_target!(|data: &[u8]| {
         (Err(a), Err(b)) => assert_eq!(a, b),
         (a, b) => panic!("{case:?}: {:?} vs {:?}", a.map(|_| ()), b.map(|_| ())),
     }
-    if let (Ok(fast), Ok(slow)) = (
-        einplan::repeat(&x, &case.pattern, &lengths),
-        reference_repeat(&x, &case.pattern, &lengths),
-    ) {
-        assert_eq!(fast.view(), slow.view(), "{case:?}");
+    // The reference materialises its result; a repeat may legally return
+    // a huge broadcast view, so compare only results of a sane size.
+    if let Ok(fast) = einplan::repeat(&x, &case.pattern, &lengths) {
+        if fast.len() <= 1 << 16 {
+            let slow = reference_repeat(&x, &case.pattern, &lengths).unwrap();
+            assert_eq!(fast.view(), slow.view(), "{case:?}");
+        }
     }
 });
