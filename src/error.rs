@@ -218,7 +218,7 @@ pub enum ErrorKind {
     EllipsisInInputGroup,
     /// A construct this operation does not accept: a `,` outside einsum,
     /// `*` outside pack, `_` outside parse_shape.
-    #[error("{what} is not allowed in a {op} pattern")]
+    #[error("{what} is not allowed in {op} patterns")]
     Unsupported {
         /// The construct, such as "`*`".
         what: &'static str,

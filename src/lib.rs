@@ -74,6 +74,7 @@ pub mod doc {
     //! Documentation pages.
     pub mod einops_users;
 }
+mod einsum;
 mod error;
 mod exec;
 mod ir;
@@ -86,6 +87,7 @@ mod reduction;
 mod resolve;
 mod span;
 
+pub use crate::einsum::{Einsum, einsum};
 pub use crate::error::{Error, ErrorKind, Side};
 pub use crate::ops::{
     Rearrange, Reduce, Repeat, rearrange, rearrange_list, reduce, reduce_list, reduce_with, repeat,

@@ -12,7 +12,8 @@ fn render(shape: &[usize], pattern: &str, lengths: &[(&str, usize)]) -> String {
 
 #[test]
 fn snapshots() {
-    let cases: &[(&[usize], &str, &[(&str, usize)])] = &[
+    type Case<'a> = (&'a [usize], &'a str, &'a [(&'a str, usize)]);
+    let cases: &[Case<'_>] = &[
         (&[2, 5], "a (b c) -> a b c", &[("b", 2)]),
         (&[2, 5], "a (b c) -> a b c", &[("b", 2), ("c", 3)]),
         (&[2, 3], "b h h -> b h", &[]),
@@ -63,7 +64,7 @@ fn snapshots_of_the_other_ops() {
         einplan::repeat(&x, "a b -> a b c", &[]).unwrap_err(),
         einplan::repeat(&x, "a b -> b", &[]).unwrap_err(),
         einplan::pack(&[v.clone(), w.view()], "* b c").unwrap_err(),
-        einplan::pack(&[v.clone()], "a b").unwrap_err(),
+        einplan::pack(std::slice::from_ref(&v), "a b").unwrap_err(),
         einplan::unpack(&x, &[vec![2], vec![3]], "a *").unwrap_err(),
         einplan::parse_shape(&x, "(a b)").unwrap_err(),
         einplan::parse_shape(&x, "a 5").unwrap_err(),

@@ -1,6 +1,7 @@
 //! The integration tests, built as one binary.
 
 mod common;
+mod einsum;
 mod errors;
 mod pack;
 mod prop;

@@ -34,7 +34,13 @@ fn valid_outputs(k: usize, len_in: usize, len_out: usize, stride: usize) -> Rang
 
 /// Visits every (output pixel, tap, input pixel) triple of a 3×3 window with
 /// padding 1 over one plane, skipping taps that fall on padding. `op` gets
-/// the tap index (`ky * 3 + kx`), the output element and the input value.
+/// the tap index (`ky * 3 + kx`) and a run of output elements with the
+/// equally long run of input values each of them reads through that tap.
+///
+/// `src` is an `h × w` plane as produced by [`for_each_plane`] for the same
+/// stride: row-major for stride 1; for stride 2 each row stored as its even
+/// columns followed by its odd columns, so that every tap reads a
+/// contiguous run (`ix = 2 ox + kx - 1` is odd for `kx` 0 and 2, even for 1).
 #[inline(always)]
 fn for_each_tap(
     src: &[f32],
@@ -42,7 +48,7 @@ fn for_each_tap(
     dst: &mut [f32],
     (oh, ow): (usize, usize),
     stride: usize,
-    mut op: impl FnMut(usize, &mut f32, f32),
+    mut op: impl FnMut(usize, &mut [f32], &[f32]),
 ) {
     debug_assert_eq!(src.len(), h * w);
     debug_assert_eq!(dst.len(), oh * ow);
@@ -51,6 +57,14 @@ fn for_each_tap(
         valid_outputs(1, w, ow, stride),
         valid_outputs(2, w, ow, stride),
     ];
+    // Where the first valid output of each tap reads, within the stored row.
+    let evens = w.div_ceil(2);
+    let first_read = |kx: usize, start: usize| match (stride, kx) {
+        (1, _) => start + kx - 1,
+        (_, 0) => evens + start - 1,
+        (_, 1) => start,
+        _ => evens + start,
+    };
     for (oy, out_row) in dst.chunks_exact_mut(ow).enumerate() {
         for ky in 0..3 {
             // Input row in padded coordinates; 0 and h + 1 are padding.
@@ -64,39 +78,58 @@ fn for_each_tap(
                     continue;
                 }
                 let tap = ky * 3 + kx;
-                let ix0 = range.start * stride + kx - 1;
                 let out = &mut out_row[range.clone()];
-                if stride == 1 {
-                    for (o, &v) in out.iter_mut().zip(&in_row[ix0..]) {
-                        op(tap, o, v);
-                    }
-                } else {
-                    for (o, &v) in out.iter_mut().zip(in_row[ix0..].iter().step_by(stride)) {
-                        op(tap, o, v);
-                    }
-                }
+                let start = first_read(kx, range.start);
+                op(tap, out, &in_row[start..start + out.len()]);
             }
         }
     }
 }
 
-/// Runs `f(b, c, plane)` for every contiguous `h × w` input plane, copying a
-/// plane into a scratch buffer only when the view does not store it densely.
-fn for_each_plane(x: &ArrayView4<'_, f32>, mut f: impl FnMut(usize, usize, &[f32])) {
-    let (n, c, _, _) = x.dim();
+/// Runs `f(b, c, plane)` for every `h × w` input plane, laid out for
+/// [`for_each_tap`] with `stride`. For stride 1 a densely stored plane is
+/// passed as is; otherwise it goes through a scratch buffer.
+fn for_each_plane(x: &ArrayView4<'_, f32>, stride: usize, mut f: impl FnMut(usize, usize, &[f32])) {
+    let (n, c, _, w) = x.dim();
+    let evens = w.div_ceil(2);
     let mut scratch = Vec::new();
     for b in 0..n {
         for ch in 0..c {
             let plane = x.index_axis(Axis(0), b).index_axis_move(Axis(0), ch);
-            match plane.as_slice() {
-                Some(s) => f(b, ch, s),
-                None => {
-                    scratch.clear();
-                    scratch.extend(plane.iter().copied());
-                    f(b, ch, &scratch);
+            if stride == 1 {
+                if let Some(s) = plane.as_slice() {
+                    f(b, ch, s);
+                    continue;
+                }
+                scratch.clear();
+                scratch.extend(plane.iter().copied());
+            } else {
+                scratch.resize(plane.len(), 0.0);
+                for (row, out) in plane
+                    .rows()
+                    .into_iter()
+                    .zip(scratch.chunks_exact_mut(w.max(1)))
+                {
+                    let (even, odd) = out.split_at_mut(evens);
+                    for (i, &v) in row.iter().enumerate() {
+                        if i % 2 == 0 {
+                            even[i / 2] = v;
+                        } else {
+                            odd[i / 2] = v;
+                        }
+                    }
                 }
             }
+            f(b, ch, &scratch);
         }
+    }
+}
+
+/// `out += a * x`, element-wise.
+#[inline(always)]
+fn axpy(a: f32, x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o += a * v;
     }
 }
 
@@ -126,12 +159,12 @@ pub fn depthwise_conv3x3(
     let (oh, ow) = (out_len(h, stride), out_len(w, stride));
     let mut out = Array4::<f32>::zeros((n, c, oh, ow));
     let dst = out.as_slice_mut().expect("fresh array is contiguous");
-    for_each_plane(&x, |b, ch, src| {
+    for_each_plane(&x, stride, |b, ch, src| {
         let plane = &mut dst[(b * c + ch) * oh * ow..][..oh * ow];
         plane.fill(bias[ch]);
-        let k = &kernels[ch * 9..ch * 9 + 9];
-        for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, o, v| {
-            *o += k[t] * v
+        let k: &[f32; 9] = kernels[ch * 9..][..9].try_into().expect("9 taps");
+        for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, out, input| {
+            axpy(k[t], input, out)
         });
     });
     out
@@ -157,19 +190,26 @@ pub fn conv3x3(
     let (oh, ow) = (out_len(h, stride), out_len(w, stride));
     let mut out = Array4::<f32>::zeros((n, co, oh, ow));
     let dst = out.as_slice_mut().expect("fresh array is contiguous");
-    for image in dst.chunks_exact_mut(co * oh * ow) {
-        for (o, plane) in image.chunks_exact_mut(oh * ow).enumerate() {
-            plane.fill(bias[o]);
-        }
-    }
-    // Input plane outermost so each one is read from cache `co` times.
-    for_each_plane(&x, |b, i, src| {
+    // Gather the image's input planes once, then finish one output plane at
+    // a time so it stays in cache while all input planes accumulate into it.
+    let mut planes = Vec::with_capacity(ci * h * w);
+    let mut flush = |b: usize, planes: &mut Vec<f32>| {
         let image = &mut dst[b * co * oh * ow..][..co * oh * ow];
         for (o, plane) in image.chunks_exact_mut(oh * ow).enumerate() {
-            let k = &kernels[(o * ci + i) * 9..][..9];
-            for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, out, v| {
-                *out += k[t] * v
-            });
+            plane.fill(bias[o]);
+            for (i, src) in planes.chunks_exact(h * w).enumerate() {
+                let k: &[f32; 9] = kernels[(o * ci + i) * 9..][..9].try_into().expect("9 taps");
+                for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, out, input| {
+                    axpy(k[t], input, out)
+                });
+            }
+        }
+        planes.clear();
+    };
+    for_each_plane(&x, stride, |b, i, src| {
+        planes.extend_from_slice(src);
+        if i + 1 == ci {
+            flush(b, &mut planes);
         }
     });
     out
@@ -182,10 +222,12 @@ pub fn max_pool3x3(x: ArrayView4<'_, f32>, stride: usize) -> Array4<f32> {
     let (oh, ow) = (out_len(h, stride), out_len(w, stride));
     let mut out = Array4::<f32>::from_elem((n, c, oh, ow), f32::NEG_INFINITY);
     let dst = out.as_slice_mut().expect("fresh array is contiguous");
-    for_each_plane(&x, |b, ch, src| {
+    for_each_plane(&x, stride, |b, ch, src| {
         let plane = &mut dst[(b * c + ch) * oh * ow..][..oh * ow];
-        for_each_tap(src, (h, w), plane, (oh, ow), stride, |_, o, v| {
-            *o = o.max(v)
+        for_each_tap(src, (h, w), plane, (oh, ow), stride, |_, out, input| {
+            for (o, &v) in out.iter_mut().zip(input) {
+                *o = o.max(v);
+            }
         });
     });
     out
@@ -199,9 +241,13 @@ pub fn avg_pool3x3(x: ArrayView4<'_, f32>, stride: usize) -> Array4<f32> {
     let (oh, ow) = (out_len(h, stride), out_len(w, stride));
     let mut out = Array4::<f32>::zeros((n, c, oh, ow));
     let dst = out.as_slice_mut().expect("fresh array is contiguous");
-    for_each_plane(&x, |b, ch, src| {
+    for_each_plane(&x, stride, |b, ch, src| {
         let plane = &mut dst[(b * c + ch) * oh * ow..][..oh * ow];
-        for_each_tap(src, (h, w), plane, (oh, ow), stride, |_, o, v| *o += v);
+        for_each_tap(src, (h, w), plane, (oh, ow), stride, |_, out, input| {
+            for (o, &v) in out.iter_mut().zip(input) {
+                *o += v;
+            }
+        });
         for o in plane.iter_mut() {
             *o *= 1.0 / 9.0;
         }
@@ -297,7 +343,7 @@ pub fn relu(x: &mut Array4<f32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array, ArrayView1, Ix4, array};
+    use ndarray::{Array, ArrayView1, Ix4, array, s};
 
     /// Tiny deterministic pseudo-random values in [-1, 1).
     fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -453,32 +499,34 @@ mod tests {
 
     #[test]
     fn depthwise_accepts_non_contiguous_input() {
-        // Channel-permuted view (like a channel shuffle that stayed a view)
-        // and a transposed view whose planes are not contiguous.
         let x = rand4((2, 6, 5, 7), 11);
         let k = rand4((6, 1, 3, 3), 12);
         let bias = values(6, 13);
-        let shuffled = x
-            .view()
-            .into_shape_with_order((2, 3, 2, 5, 7))
-            .unwrap()
-            .permuted_axes([0, 2, 1, 3, 4])
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((2, 6, 5, 7))
-            .unwrap();
-        let y_ref = depthwise_conv3x3(shuffled.view(), k.view(), ArrayView1::from(&bias), 1);
-        let mut strided = Array4::<f32>::zeros((2, 6, 7, 5));
-        strided.assign(&shuffled.view().permuted_axes([0, 1, 3, 2]));
-        let view = strided.view().permuted_axes([0, 1, 3, 2]);
-        assert!(
-            view.index_axis(Axis(0), 0)
-                .index_axis(Axis(0), 0)
-                .as_slice()
-                .is_none()
-        );
-        let y = depthwise_conv3x3(view, k.view(), ArrayView1::from(&bias), 1);
-        assert_eq!(y, y_ref);
+        for stride in 1..=2 {
+            let run = |v: ArrayView4<'_, f32>| {
+                let expected = depthwise_conv3x3(
+                    v.as_standard_layout().view(),
+                    k.view(),
+                    ArrayView1::from(&bias),
+                    stride,
+                );
+                assert_eq!(
+                    depthwise_conv3x3(v, k.view(), ArrayView1::from(&bias), stride),
+                    expected
+                );
+            };
+            // Batch and channel order reversed: the planes stay dense.
+            run(x.slice(s![..;-1, ..;-1, .., ..]));
+            // Transposed planes: no plane is dense.
+            let t = x.view().permuted_axes([0, 1, 3, 2]);
+            assert!(
+                t.index_axis(Axis(0), 0)
+                    .index_axis(Axis(0), 0)
+                    .as_slice()
+                    .is_none()
+            );
+            run(t);
+        }
     }
 
     #[test]

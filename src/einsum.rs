@@ -1,0 +1,314 @@
+//! Einstein summation with einops-style patterns, lowered to strided
+//! views, rearranges and matrix products.
+//!
+//! The stages mirror the rest of the crate: [`spec`] checks a parsed
+//! pattern once, [`schedule`](mod@schedule) specialises it to operand
+//! shapes (lengths, contraction order, how each contraction runs), and
+//! [`run`](mod@run) executes a schedule. Compiled patterns and schedules
+//! are cached like rearrange's.
+
+#[cfg(test)]
+mod reference;
+mod run;
+mod schedule;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use ndarray::{ArrayD, ArrayViewD, LinalgScalar};
+
+use self::schedule::{Schedule, schedule};
+use self::spec::Spec;
+use crate::error::Error;
+
+/// How many schedules an [`Einsum`] keeps (one per set of operand shapes).
+/// When full, the cache starts over.
+const SCHEDULE_CACHE: usize = 64;
+
+/// How many compiled patterns [`einsum`] keeps.
+const PATTERN_CACHE: usize = 256;
+
+/// Einstein summation: multiplies the operands elementwise along shared
+/// axes and sums over the axes that the output leaves out.
+///
+/// The pattern is einops' einsum syntax: the operands' axes separated by
+/// commas, `->`, then the output's axes. Axis names may be longer than one
+/// letter. Beyond einops, both sides may use parenthesised groups, which
+/// split an operand's dimension into axes or merge output axes into one
+/// dimension, so a grouped 1×1 convolution is a single einsum:
+///
+/// ```text
+/// b (g ci) h w, g co ci -> b (g co) h w
+/// ```
+///
+/// - An axis missing from the output is summed over.
+/// - An axis named twice in one operand takes the diagonal: `i i ->` is the
+///   trace, `b i i -> b i` a batch of diagonals.
+/// - `...` stands for any number of dimensions, aligned to the right across
+///   operands as in numpy. Where the output has no `...`, those dimensions
+///   are summed over.
+/// - `1` and `()` are unit dimensions (length 1), on either side.
+///
+/// Lengths come from the operands' shapes; a group needs the lengths of all
+/// but one of its axes, from another operand where the axis stands alone or
+/// from [`Einsum::with`]. `einsum` takes none: use [`Einsum`] to give them.
+///
+/// Elements are any type ndarray can multiply as matrices
+/// ([`LinalgScalar`]): `f32`, `f64` and the primitive integers. The result
+/// is always a fresh array in standard layout; operands may have any
+/// layout (transposed, sliced, stepped, reversed). Compiled patterns are
+/// cached, so calling this in a loop does not re-parse.
+///
+/// # How it runs
+///
+/// Each operand becomes a strided view with one axis per distinct axis
+/// (splitting groups and taking diagonals moves no data), and axes that
+/// only it has and the output drops are summed first. The operands are then
+/// contracted two at a time, the pair giving the smallest intermediate
+/// first. Each contraction is a loop of matrix products: the free axes of
+/// one operand that lie next to each other in the result's layout become
+/// the rows, those of the other the columns, and the batch axes (with any
+/// other free axes) the loop. The operands are rearranged into
+/// `[loop] (rows) (contracted)` and `[loop] (contracted) (columns)` order,
+/// which is a view when their strides allow and a copy otherwise, and
+/// `ndarray::linalg::general_mat_mul` multiplies (with `matrixmultiply`
+/// for `f32` and `f64`). The last contraction writes straight into the
+/// output in its final layout, so output groups cost nothing: the grouped
+/// convolution above runs on the input as it is, one product per batch
+/// index and group. Contractions with nothing to sum (outer and
+/// elementwise products), or whose matrix products would be many and tiny,
+/// run as broadcast multiply-adds instead.
+///
+/// Sums accumulate in the element type, as matrix products do (`reduce`,
+/// by contrast, sums `f32` in `f64`).
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::{Array, array};
+///
+/// let a = array![[1.0, 2.0], [3.0, 4.0]].into_dyn();
+/// let b = array![[5.0, 6.0], [7.0, 8.0]].into_dyn();
+///
+/// // Matrix product.
+/// let c = einplan::einsum("i j, j k -> i k", &[a.view(), b.view()])?;
+/// assert_eq!(c, array![[19.0, 22.0], [43.0, 50.0]].into_dyn());
+///
+/// // Trace, and a transposed (strided) operand.
+/// let t = einplan::einsum("i i ->", &[a.view()])?;
+/// assert_eq!(t[[]], 5.0);
+/// let at = a.t();
+/// let d = einplan::einsum("j i, j k -> i k", &[at.view(), b.view()])?;
+/// assert_eq!(d, c);
+///
+/// // Batched attention scores with descriptive axis names.
+/// let q = Array::<f32, _>::ones((2, 4, 5, 8)).into_dyn();
+/// let k = Array::<f32, _>::ones((2, 4, 6, 8)).into_dyn();
+/// let s = einplan::einsum("b h q d, b h k d -> b h q k", &[q.view(), k.view()])?;
+/// assert_eq!(s.shape(), &[2, 4, 5, 6]);
+/// assert_eq!(s[[0, 0, 0, 0]], 8.0);
+/// # Ok::<(), einplan::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// A malformed pattern; `*`, `_` or an anonymous axis other than `1`; an
+/// output axis that no operand has, or that the output repeats; a group
+/// with more than one unknown length (use [`Einsum::with`]). With the
+/// operands: a different number of operands than the pattern has; an
+/// operand whose rank does not match its part of the pattern; one axis with
+/// different lengths in two places (the error points at both); lengths that
+/// do not divide or match a group; products that overflow; a result too
+/// large to allocate. Every error points into the pattern; see [`Error`].
+///
+/// # Panics
+///
+/// Only as integer arithmetic does: with integer elements, a product or sum
+/// that overflows panics when overflow checks are on (debug builds) and
+/// wraps otherwise.
+pub fn einsum<A: LinalgScalar>(
+    pattern: &str,
+    operands: &[ArrayViewD<'_, A>],
+) -> Result<ArrayD<A>, Error> {
+    cached(pattern)?.apply(operands)
+}
+
+/// A compiled einsum pattern.
+///
+/// `new` parses and checks the pattern once; [`with`](Einsum::with) fixes
+/// axis lengths that the shapes alone do not give; [`apply`](Einsum::apply)
+/// specialises the pattern to the operands' shapes (cached per set of
+/// shapes) and runs it. An `Einsum` is `Send + Sync`: share one between
+/// threads and call `apply` concurrently. See [`einsum`] for the pattern
+/// syntax and how it runs.
+///
+/// # Examples
+///
+/// ShuffleNet's grouped 1×1 convolution: 3 groups of 4 input channels,
+/// each mixed into 2 output channels.
+///
+/// ```
+/// use einplan::Einsum;
+/// use ndarray::Array;
+///
+/// let conv = Einsum::new("b (g ci) h w, g co ci -> b (g co) h w")?.with("g", 3)?;
+/// let x = Array::<f32, _>::ones((8, 12, 5, 5)).into_dyn();
+/// let w = Array::<f32, _>::ones((3, 2, 4)).into_dyn();
+/// let y = conv.apply(&[x.view(), w.view()])?;
+/// assert_eq!(y.shape(), &[8, 6, 5, 5]);
+/// assert_eq!(y[[0, 0, 0, 0]], 4.0); // a sum over the 4 channels of a group
+/// # Ok::<(), einplan::Error>(())
+/// ```
+pub struct Einsum {
+    spec: Spec,
+    schedules: Mutex<HashMap<Vec<usize>, Arc<Schedule>>>,
+}
+
+impl Einsum {
+    /// Parses and checks an einsum pattern.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = einplan::Einsum::new("a b, b c -> a d").unwrap_err();
+    /// assert_eq!(err.span(), 14..15); // `d` is in no operand
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Syntax errors and the rules that need no shapes: no `*`, `_` or
+    /// anonymous axes other than `1`; at most one `...` per operand, and
+    /// not in a group; output axes taken from the operands, each once.
+    pub fn new(pattern: &str) -> Result<Einsum, Error> {
+        Ok(Einsum::from_spec(Spec::new(pattern)?))
+    }
+
+    fn from_spec(spec: Spec) -> Einsum {
+        Einsum {
+            spec,
+            schedules: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Fixes the length of axis `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Einsum;
+    /// use ndarray::Array;
+    ///
+    /// // Split rows into blocks of 3 and sum each block.
+    /// let op = Einsum::new("(b s) d -> b d")?.with("s", 3)?;
+    /// let x = Array::from_iter(0..12).into_shape_with_order((6, 2))?.into_dyn();
+    /// let y = op.apply(&[x.view()])?;
+    /// assert_eq!(y, ndarray::array![[6, 9], [24, 27]].into_dyn());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// If no operand has an axis `name`, or its length is already given.
+    pub fn with(mut self, name: &str, len: usize) -> Result<Einsum, Error> {
+        self.spec.set_length(name, len)?;
+        // Schedules made before this length was known are stale.
+        self.schedules = Mutex::new(HashMap::new());
+        Ok(self)
+    }
+
+    /// The pattern as given to [`new`](Einsum::new).
+    pub fn pattern(&self) -> &str {
+        &self.spec.pattern
+    }
+
+    /// Computes the einsum of `operands`. See [`einsum`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Einsum;
+    /// use ndarray::array;
+    ///
+    /// let outer = Einsum::new("i, j -> i j")?;
+    /// let (a, b) = (array![1, 2].into_dyn(), array![10, 20, 30].into_dyn());
+    /// let y = outer.apply(&[a.view(), b.view()])?;
+    /// assert_eq!(y, array![[10, 20, 30], [20, 40, 60]].into_dyn());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`einsum`] that involve the operands: their number,
+    /// ranks and lengths, overflow, and results too large to allocate.
+    ///
+    /// # Panics
+    ///
+    /// As [`einsum`]: only on integer overflow with overflow checks on.
+    pub fn apply<A: LinalgScalar>(
+        &self,
+        operands: &[ArrayViewD<'_, A>],
+    ) -> Result<ArrayD<A>, Error> {
+        let shapes: Vec<&[usize]> = operands.iter().map(|x| x.shape()).collect();
+        let schedule = self.schedule(&shapes)?;
+        run::run(&self.spec, &schedule, operands)
+    }
+
+    /// The schedule for operands of `shapes`, from the cache or fresh.
+    fn schedule(&self, shapes: &[&[usize]]) -> Result<Arc<Schedule>, Error> {
+        let mut key = Vec::with_capacity(shapes.iter().map(|s| s.len() + 1).sum());
+        for shape in shapes {
+            key.push(shape.len());
+            key.extend_from_slice(shape);
+        }
+        if let Some(s) = lock(&self.schedules).get(&key) {
+            return Ok(Arc::clone(s));
+        }
+        // Schedule outside the lock: scheduling is pure, so two threads
+        // racing on one set of shapes both get a correct schedule.
+        let fresh = Arc::new(schedule(&self.spec, shapes)?);
+        let mut schedules = lock(&self.schedules);
+        if schedules.len() >= SCHEDULE_CACHE {
+            schedules.clear();
+        }
+        schedules.insert(key, Arc::clone(&fresh));
+        Ok(fresh)
+    }
+}
+
+impl Clone for Einsum {
+    fn clone(&self) -> Einsum {
+        Einsum::from_spec(self.spec.clone())
+    }
+}
+
+impl fmt::Debug for Einsum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Einsum").field(&self.pattern()).finish()
+    }
+}
+
+/// Locks a cache, recovering from poisoning: the caches hold only
+/// immutable `Arc`s, so a panic elsewhere cannot leave them half-written.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The compiled `pattern`, from a process-wide cache.
+fn cached(pattern: &str) -> Result<Arc<Einsum>, Error> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Einsum>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(op) = lock(cache).get(pattern) {
+        return Ok(Arc::clone(op));
+    }
+    let op = Arc::new(Einsum::new(pattern)?);
+    let mut cache = lock(cache);
+    if cache.len() >= PATTERN_CACHE {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), Arc::clone(&op));
+    Ok(op)
+}

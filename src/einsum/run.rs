@@ -1,0 +1,331 @@
+//! Runs a [`Schedule`] on operand views.
+//!
+//! Every operand becomes a strided view (no data moves), private axes are
+//! summed, and each step contracts two tensors into a fresh standard-layout
+//! array: by matrix products (`ndarray::linalg::general_mat_mul`, which is
+//! `matrixmultiply` for `f32` and `f64`) or by broadcast multiply-adds.
+//! The last step's array, in the output's axis order, is the result.
+
+use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
+use ndarray::{
+    ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, Axis, CowArray, Dimension, Ix2,
+    IxDyn, LinalgScalar, Zip,
+};
+use smallvec::{SmallVec, smallvec};
+
+use super::schedule::{Axes, Gemm, Kind, OperandPlan, Schedule, Step, retarget};
+use super::spec::Spec;
+use crate::error::{Error, ErrorKind};
+use crate::exec;
+use crate::exec::kernel;
+use crate::span::Span;
+
+/// Broadcast passes put a longer axis innermost when the last one is
+/// shorter than this.
+const SHORT_INNER_LOOP: usize = 32;
+
+/// An operand or an intermediate result, with the axis of each dimension.
+struct Tensor<'a, A> {
+    axes: Axes,
+    data: CowArray<'a, A, IxDyn>,
+}
+
+/// Runs `schedule` (made for these operands' shapes) on `operands`.
+pub(super) fn run<A: LinalgScalar>(
+    spec: &Spec,
+    schedule: &Schedule,
+    operands: &[ArrayViewD<'_, A>],
+) -> Result<ArrayD<A>, Error> {
+    let shape = IxDyn(&schedule.out_shape);
+    if schedule.empty {
+        let data = zeros(spec, shape.size(), spec.output_span)?;
+        return Ok(ArrayD::from_shape_vec(shape, data).expect("one zero per element"));
+    }
+    let mut tensors: Vec<Option<Tensor<'_, A>>> = schedule
+        .operands
+        .iter()
+        .zip(operands)
+        .map(|(plan, x)| Some(prepare(plan, &schedule.lens, x)))
+        .collect();
+    for step in &schedule.steps {
+        let x = tensors[step.x].take();
+        let y = tensors[step.y].take();
+        let (Some(x), Some(y)) = (x, y) else {
+            unreachable!("a schedule uses every tensor once")
+        };
+        let data = contract(spec, schedule, step, &x, &y)?;
+        tensors.push(Some(Tensor {
+            axes: step.out.clone(),
+            data: CowArray::from(data),
+        }));
+    }
+    let Some(Some(last)) = tensors.pop() else {
+        unreachable!("a schedule leaves one tensor")
+    };
+    let out = in_output_order(spec, schedule, last)?;
+    Ok(out
+        .into_shape_with_order(shape)
+        .expect("a standard-layout array reshapes freely"))
+}
+
+/// The operand as a view with one axis per distinct axis (a diagonal where
+/// an axis is repeated), its private axes summed.
+fn prepare<'a, A: LinalgScalar>(
+    plan: &OperandPlan,
+    lens: &[usize],
+    x: &ArrayViewD<'a, A>,
+) -> Tensor<'a, A> {
+    let mut strides: SmallVec<[isize; 8]> = smallvec![0; plan.axes.len()];
+    for (dim, ids) in plan.dims.iter().enumerate() {
+        let mut stride = x.strides()[dim];
+        for &id in ids.iter().rev() {
+            if let Some(p) = plan.axes.iter().position(|&a| a == id) {
+                // A repeated axis moves along every dimension it names.
+                strides[p] = strides[p].wrapping_add(stride);
+            }
+            // Wrapping only happens past axes of length 1, which the
+            // view leaves out.
+            stride = stride.wrapping_mul(lens[id] as isize);
+        }
+    }
+    let shape: Axes = plan.axes.iter().map(|&id| lens[id]).collect();
+    let mut data = CowArray::from(kernel::view(x, &shape, &strides));
+    let mut axes = plan.axes.clone();
+    for &p in &plan.summed {
+        data = CowArray::from(data.sum_axis(Axis(p)));
+        axes.remove(p);
+    }
+    Tensor { axes, data }
+}
+
+/// Contracts `x` and `y` by `step` into a standard-layout array with
+/// `step.out` as its axes.
+fn contract<A: LinalgScalar>(
+    spec: &Spec,
+    schedule: &Schedule,
+    step: &Step,
+    x: &Tensor<'_, A>,
+    y: &Tensor<'_, A>,
+) -> Result<ArrayD<A>, Error> {
+    let lens = &schedule.lens;
+    let shape: Axes = step.out.iter().map(|&id| lens[id]).collect();
+    let size = shape.iter().product();
+    let data = zeros(spec, size, spec.inputs_span)?;
+    match &step.kind {
+        Kind::Broadcast { contracted } => {
+            let mut out =
+                ArrayD::from_shape_vec(IxDyn(&shape), data).expect("one slot per element");
+            multiply_add(lens, &step.out, contracted, x, y, out.view_mut());
+            Ok(out)
+        }
+        Kind::Gemm(gemm) => {
+            let mut out = ArrayD::from_shape_vec(IxDyn(&gemm.out_dims), data)
+                .expect("merging axes keeps the size");
+            matrix_products(spec, gemm, x.data.view(), y.data.view(), out.view_mut())?;
+            Ok(out
+                .into_shape_with_order(IxDyn(&shape))
+                .expect("a standard-layout array reshapes freely"))
+        }
+    }
+}
+
+/// `out = Σ_c x * y` over the `contracted` axes, with `x` and `y` viewed
+/// on `out_axes + contracted` (stride 0 along axes they do not have).
+fn multiply_add<A: LinalgScalar>(
+    lens: &[usize],
+    out_axes: &[usize],
+    contracted: &[usize],
+    x: &Tensor<'_, A>,
+    y: &Tensor<'_, A>,
+    out: ArrayViewMutD<'_, A>,
+) {
+    let target: Axes = out_axes.iter().chain(contracted).copied().collect();
+    let x_all = spread(x, &target, lens);
+    let y_all = spread(y, &target, lens);
+    let inner: Axes = contracted.iter().map(|&id| lens[id]).collect();
+    // `Zip` runs its inner loop along the last axis; when that axis is
+    // short, stepping through the others would dominate, so the longest
+    // axis goes last (in all three views alike).
+    let mut order: Axes = (0..out_axes.len()).collect();
+    let longest = (0..out_axes.len()).max_by_key(|&p| (lens[out_axes[p]], p));
+    if let (Some(&last), Some(longest)) = (order.last(), longest) {
+        if lens[out_axes[last]] < SHORT_INNER_LOOP {
+            order.remove(longest);
+            order.push(longest);
+        }
+    }
+    let mut out = out.permuted_axes(IxDyn(&order));
+    let mut index: Axes = smallvec![0; contracted.len()];
+    let mut first = true;
+    loop {
+        let (mut xs, mut ys) = (x_all.view(), y_all.view());
+        for (c, &i) in index.iter().enumerate().rev() {
+            xs.index_axis_inplace(Axis(out_axes.len() + c), i);
+            ys.index_axis_inplace(Axis(out_axes.len() + c), i);
+        }
+        let xs = xs.permuted_axes(IxDyn(&order));
+        let ys = ys.permuted_axes(IxDyn(&order));
+        let zip = Zip::from(&mut out).and(&xs).and(&ys);
+        if first {
+            zip.for_each(|o, &a, &b| *o = a * b);
+            first = false;
+        } else {
+            zip.for_each(|o, &a, &b| *o = *o + a * b);
+        }
+        if !advance(&mut index, &inner) {
+            return;
+        }
+    }
+}
+
+/// `t` viewed with the axes `target` (of lengths `lens[target]`), stride 0
+/// along the ones it does not have.
+fn spread<'v, A>(t: &'v Tensor<'_, A>, target: &[usize], lens: &[usize]) -> ArrayViewD<'v, A> {
+    let v = t.data.view();
+    let strides: SmallVec<[isize; 8]> = target
+        .iter()
+        .map(|id| {
+            let p = t.axes.iter().position(|a| a == id);
+            p.map_or(0, |p| v.strides()[p])
+        })
+        .collect();
+    let shape: Axes = target.iter().map(|&id| lens[id]).collect();
+    kernel::view(&v, &shape, &strides)
+}
+
+/// One matrix product per loop index: `out[loops] = x[loops] · y[loops]`.
+fn matrix_products<A: LinalgScalar>(
+    spec: &Spec,
+    gemm: &Gemm,
+    x: ArrayViewD<'_, A>,
+    y: ArrayViewD<'_, A>,
+    mut out: ArrayViewMutD<'_, A>,
+) -> Result<(), Error> {
+    let xa = exec::rearrange(&gemm.x, x).map_err(|e| retarget(spec, &e))?;
+    let ya = exec::rearrange(&gemm.y, y).map_err(|e| retarget(spec, &e))?;
+    let loop_lens: Axes = gemm.loops.iter().map(|l| l.len).collect();
+    let mut index: Axes = smallvec![0; gemm.loops.len()];
+    loop {
+        let (mut a, mut b) = (xa.view(), ya.view());
+        for (l, &i) in gemm.loops.iter().zip(&index) {
+            // Each operand's loop axes lead, in loop order.
+            if l.in_x {
+                a.index_axis_inplace(Axis(0), i);
+            }
+            if l.in_y {
+                b.index_axis_inplace(Axis(0), i);
+            }
+        }
+        let mut c = out.view_mut();
+        for (l, &i) in gemm.loops.iter().zip(&index).rev() {
+            c.index_axis_inplace(Axis(l.out_pos), i);
+        }
+        // What is left of `c` is the rows and columns that exist, in
+        // layout order; make it rows × columns.
+        match (gemm.rows, gemm.cols) {
+            (true, true) if !gemm.rows_first => c = c.reversed_axes(),
+            (true, true) => {}
+            (true, false) => c.insert_axis_inplace(Axis(1)),
+            (false, true) => c.insert_axis_inplace(Axis(0)),
+            (false, false) => {
+                c.insert_axis_inplace(Axis(0));
+                c.insert_axis_inplace(Axis(0));
+            }
+        }
+        let a = a.into_dimensionality::<Ix2>().expect("rows × contracted");
+        let b = b
+            .into_dimensionality::<Ix2>()
+            .expect("contracted × columns");
+        let mut c = c.into_dimensionality::<Ix2>().expect("rows × columns");
+        product(&a, &b, &mut c);
+        if !advance(&mut index, &loop_lens) {
+            return Ok(());
+        }
+    }
+}
+
+/// `c = a · b`. A product with a single row or column is a matrix-vector
+/// product (or a dot product), which `general_mat_mul` would pad out to
+/// whole blocks of rows and columns; those go to ndarray's vector
+/// routines when the matrix's rows are contiguous.
+fn product<A: LinalgScalar>(
+    a: &ArrayView2<'_, A>,
+    b: &ArrayView2<'_, A>,
+    c: &mut ArrayViewMut2<'_, A>,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let unit = |stride: isize| stride == 1 || k == 1;
+    match (m, n) {
+        (1, 1) => c[[0, 0]] = a.row(0).dot(&b.column(0)),
+        (_, 1) if unit(a.strides()[1]) => {
+            let (x, mut y) = (b.column(0), c.column_mut(0));
+            general_mat_vec_mul(A::one(), a, &x, A::zero(), &mut y);
+        }
+        (1, _) if unit(b.strides()[0]) => {
+            let (x, mut y) = (a.row(0), c.row_mut(0));
+            general_mat_vec_mul(A::one(), &b.t(), &x, A::zero(), &mut y);
+        }
+        _ => general_mat_mul(A::one(), a, b, A::zero(), c),
+    }
+}
+
+/// Steps a row-major multi-index; `false` once it wraps around to zero.
+fn advance(index: &mut [usize], lens: &[usize]) -> bool {
+    for (i, &len) in index.iter_mut().zip(lens).rev() {
+        *i += 1;
+        if *i < len {
+            return true;
+        }
+        *i = 0;
+    }
+    false
+}
+
+/// The last tensor as a standard-layout array in output axis order.
+fn in_output_order<A: LinalgScalar>(
+    spec: &Spec,
+    schedule: &Schedule,
+    last: Tensor<'_, A>,
+) -> Result<ArrayD<A>, Error> {
+    let perm: Axes = schedule
+        .out_axes
+        .iter()
+        .map(|id| {
+            let p = last.axes.iter().position(|a| a == id);
+            p.expect("the last tensor has the output's axes")
+        })
+        .collect();
+    if perm.iter().enumerate().all(|(i, &p)| i == p) && last.data.is_standard_layout() {
+        return Ok(last.data.into_owned());
+    }
+    let shape: Axes = schedule
+        .out_axes
+        .iter()
+        .map(|&id| schedule.lens[id])
+        .collect();
+    let data = zeros(spec, shape.iter().product(), spec.output_span)?;
+    let mut out = ArrayD::from_shape_vec(IxDyn(&shape), data).expect("one slot per element");
+    out.assign(&last.data.view().permuted_axes(IxDyn(&perm)));
+    Ok(out)
+}
+
+/// `n` zeros, or the error that they do not fit in memory (pointing at
+/// `span`). Never aborts on a huge request.
+fn zeros<A: LinalgScalar>(spec: &Spec, n: usize, span: Span) -> Result<Vec<A>, Error> {
+    let too_large = || {
+        let msg = format!(
+            "the result needs {n} elements of {} bytes each, more than can be allocated",
+            std::mem::size_of::<A>()
+        );
+        Error::new(&spec.pattern, ErrorKind::Limit(msg), span)
+    };
+    let bytes = n.checked_mul(std::mem::size_of::<A>());
+    if bytes.is_none_or(|b| b > isize::MAX as usize) {
+        return Err(too_large());
+    }
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| too_large())?;
+    v.resize(n, A::zero());
+    Ok(v)
+}
