@@ -19,11 +19,13 @@
 //! | `pack([a, b], "b * c")` | `pack(&[a.view(), b.view()], "b * c")?` |
 //! | `unpack(x, ps, "b * c")` | `unpack(&x, &ps, "b * c")?` |
 //! | `parse_shape(x, "b _ h w")` | `parse_shape(&x, "b _ h w")?` (a `HashMap`) |
+//! | `einsum(a, b, "b i, i j -> b j")` | `einsum("b i, i j -> b j", &[a.view(), b.view()])?` |
+//! | (not in einops) | `Einsum::new("b (g ci) h w, g co ci -> b (g co) h w")?.with("g", 3)?` |
 //! | `x.rearrange(…)` (einx / torch style) | `use einplan::prelude::*; x.rearrange(…)?` |
 //!
 //! The function names are einplan's crate-root items: [`rearrange`],
 //! [`reduce`], [`reduce_with`], [`repeat`], [`rearrange_list`],
-//! [`pack`], [`unpack`], [`parse_shape`], and the compiled ops
+//! [`pack`], [`unpack`], [`parse_shape`], [`einsum`], and the compiled ops
 //! [`Rearrange`], [`Reduce`], [`Repeat`].
 //!
 //! ## Views and copies
@@ -64,6 +66,12 @@
 //!   `->` (einops: `ValueError` from tuple unpacking), a zero length in a
 //!   group with an unknown axis (einops: `ZeroDivisionError`), an empty
 //!   list (einops: `TypeError`/`IndexError`) all get an [`Error`].
+//! - **einsum goes further than einops'**: parenthesised axis groups on
+//!   both sides (a grouped convolution is one einsum), `1`/`()` unit axes.
+//!   Lengths must match exactly: no broadcasting from length 1 (numpy
+//!   broadcasts silently). A `...` missing from the output is summed, as
+//!   in `reduce` (numpy raises). Sums accumulate in the element type, as in
+//!   numpy.
 //! - **Limits.** Patterns longer than 4096 bytes and inputs with more than
 //!   64 dimensions are rejected (see *Input safety* in the crate docs).
 //!
@@ -78,6 +86,7 @@
 //! [`Rearrange`]: crate::Rearrange
 //! [`Reduce`]: crate::Reduce
 //! [`Repeat`]: crate::Repeat
+//! [`einsum`]: crate::einsum
 //! [`Plan::is_view`]: crate::Plan::is_view
 //! [`Error`]: crate::Error
 //! [`ErrorKind::EmptyReduction`]: crate::ErrorKind::EmptyReduction
