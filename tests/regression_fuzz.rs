@@ -14,3 +14,15 @@ fn huge_anonymous_repeat_is_a_broadcast_view() {
     assert_eq!(y.strides(), &[0]);
     assert_eq!(y[[8_888_885_887]], 7);
 }
+
+/// `einsum_vs_reference`: an einsum of one 0-d operand, `" -> "`. einplan
+/// returned the operand; the harness's reference summed over an axis no
+/// operand had (of length 0) and got 0. The reference now ignores such
+/// axes; this test pins the library's side.
+#[test]
+fn einsum_of_a_scalar_is_the_scalar() {
+    let x = ndarray::arr0(-3i64).into_dyn();
+    let y = einplan::einsum(" -> ", &[x.view()]).unwrap();
+    assert_eq!(y.shape(), &[] as &[usize]);
+    assert_eq!(y[[]], -3);
+}

@@ -110,7 +110,7 @@ impl Case {
         Case::with_layout(u, pattern, lengths, shape)
     }
 
-    fn with_layout(
+    pub fn with_layout(
         u: &mut Unstructured<'_>,
         pattern: String,
         lengths: Vec<(String, usize)>,
@@ -161,5 +161,97 @@ impl Case {
             }
         }
         v
+    }
+}
+
+/// A random einsum: operands and output as groups of axis numbers, with a
+/// tensor per operand (values small, in a random layout).
+#[derive(Debug)]
+pub struct EinsumCase {
+    pub lens: Vec<usize>,
+    pub operands: Vec<Vec<Vec<usize>>>,
+    pub output: Vec<Vec<usize>>,
+    pub layouts: Vec<Case>,
+}
+
+impl EinsumCase {
+    pub fn generate(u: &mut Unstructured<'_>) -> Result<EinsumCase> {
+        let n = u.int_in_range(1..=4)?;
+        let lens: Vec<usize> = (0..n).map(|_| u.int_in_range(0..=3)).collect::<Result<_>>()?;
+        let mut operands = Vec::new();
+        for _ in 0..u.int_in_range(1..=3)? {
+            let mut axes: Vec<usize> = (0..n).filter(|_| u.arbitrary().unwrap_or(false)).collect();
+            if !axes.is_empty() && u.ratio(1, 6)? {
+                let again = axes[u.choose_index(axes.len())?];
+                axes.push(again); // a diagonal
+            }
+            let order = shuffled(u, axes.len())?;
+            operands.push(groups(u, order.into_iter().map(|i| axes[i]).collect())?);
+        }
+        let used: Vec<usize> = (0..n).filter(|a| operands.iter().flatten().flatten().any(|b| b == a)).collect();
+        let mut out: Vec<usize> = used.into_iter().filter(|_| u.arbitrary().unwrap_or(false)).collect();
+        let order = shuffled(u, out.len())?;
+        out = order.into_iter().map(|i| out[i]).collect();
+        let output = groups(u, out)?;
+        let mut layouts = Vec::new();
+        for op in &operands {
+            let shape = op.iter().map(|g| g.iter().map(|&a| lens[a]).product()).collect();
+            layouts.push(Case::with_layout(u, String::new(), Vec::new(), shape)?);
+        }
+        Ok(EinsumCase { lens, operands, output, layouts })
+    }
+
+    /// The pattern text, e.g. `a (b c), c -> (a b)`.
+    pub fn pattern(&self) -> String {
+        let inputs: Vec<String> = self.operands.iter().map(|o| side(o)).collect();
+        format!("{} -> {}", inputs.join(", "), side(&self.output))
+    }
+
+    /// Lengths for every axis in a group of two or more.
+    pub fn lengths(&self) -> Vec<(&'static str, usize)> {
+        let mut given: Vec<usize> = self
+            .operands
+            .iter()
+            .chain(std::iter::once(&self.output))
+            .flatten()
+            .filter(|g| g.len() > 1)
+            .flatten()
+            .copied()
+            .collect();
+        given.sort_unstable();
+        given.dedup();
+        given.into_iter().map(|a| (NAMES[a], self.lens[a])).collect()
+    }
+
+    /// Einsum by its definition: every assignment of every axis.
+    pub fn reference(&self, xs: &[ArrayViewD<'_, i64>]) -> ArrayD<i64> {
+        let index = |dims: &[Vec<usize>], at: &[usize]| -> Vec<usize> {
+            dims.iter().map(|g| g.iter().fold(0, |acc, &a| acc * self.lens[a] + at[a])).collect()
+        };
+        let out_shape: Vec<usize> = self.output.iter().map(|g| g.iter().map(|&a| self.lens[a]).product()).collect();
+        let mut out = ArrayD::<i64>::zeros(IxDyn(&out_shape));
+        // Axes no operand has do not take part (their length is moot).
+        let lens: Vec<usize> = (0..self.lens.len())
+            .map(|a| {
+                let used = self.operands.iter().flatten().flatten().any(|&b| b == a);
+                if used { self.lens[a] } else { 1 }
+            })
+            .collect();
+        let total: usize = lens.iter().product();
+        let mut at = vec![0; self.lens.len()];
+        for mut k in 0..total {
+            for (slot, &len) in at.iter_mut().zip(&lens).rev() {
+                *slot = k % len;
+                k /= len;
+            }
+            let mut prod = 1i64;
+            for (x, dims) in xs.iter().zip(&self.operands) {
+                // A repeated axis takes one value: the diagonal.
+                prod = prod.wrapping_mul(x[IxDyn(&index(dims, &at))]);
+            }
+            let o = index(&self.output, &at);
+            out[IxDyn(&o)] = out[IxDyn(&o)].wrapping_add(prod);
+        }
+        out
     }
 }
