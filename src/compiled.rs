@@ -2,6 +2,7 @@
 //! compiled ops and the free functions.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::Error;
@@ -20,7 +21,15 @@ const PATTERN_CACHE: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Compiled {
     ir: Ir,
-    plans: Mutex<HashMap<Vec<usize>, Arc<Plan>>>,
+    plans: Mutex<Plans>,
+}
+
+/// A compiled op's plans: the one used last, checked first (a loop over
+/// same-shape inputs never hashes), and all of them by input shape.
+#[derive(Debug, Default)]
+struct Plans {
+    last: Option<Arc<Plan>>,
+    by_shape: HashMap<Vec<usize>, Arc<Plan>>,
 }
 
 impl Clone for Compiled {
@@ -33,7 +42,7 @@ impl Compiled {
     fn from_ir(ir: Ir) -> Compiled {
         Compiled {
             ir,
-            plans: Mutex::new(HashMap::new()),
+            plans: Mutex::default(),
         }
     }
 
@@ -45,7 +54,7 @@ impl Compiled {
     pub(crate) fn with(mut self, name: &str, len: usize) -> Result<Compiled, Error> {
         set_length(&mut self.ir, name, len)?;
         // Plans made before this length was known are stale.
-        self.plans = Mutex::new(HashMap::new());
+        self.plans = Mutex::default();
         Ok(self)
     }
 
@@ -60,17 +69,25 @@ impl Compiled {
 
     /// The plan for `shape`, from the cache or freshly made.
     pub(crate) fn plan(&self, shape: &[usize]) -> Result<Arc<Plan>, Error> {
-        if let Some(p) = lock(&self.plans).get(shape) {
-            return Ok(Arc::clone(p));
+        {
+            let mut plans = lock(&self.plans);
+            if let Some(p) = plans.last.as_ref().filter(|p| p.input_shape() == shape) {
+                return Ok(Arc::clone(p));
+            }
+            if let Some(p) = plans.by_shape.get(shape).cloned() {
+                plans.last = Some(Arc::clone(&p));
+                return Ok(p);
+            }
         }
         // Plan outside the lock: planning is pure, so two threads racing on
         // one shape both get a correct plan and one of them is kept.
         let fresh = Arc::new(plan(&self.ir, shape)?);
         let mut plans = lock(&self.plans);
-        if plans.len() >= PLAN_CACHE {
-            plans.clear();
+        if plans.by_shape.len() >= PLAN_CACHE {
+            plans.by_shape.clear();
         }
-        plans.insert(shape.to_vec(), Arc::clone(&fresh));
+        plans.by_shape.insert(shape.to_vec(), Arc::clone(&fresh));
+        plans.last = Some(Arc::clone(&fresh));
         Ok(fresh)
     }
 }
@@ -81,7 +98,37 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-type Key = (Op, String, Vec<(String, usize)>);
+/// One entry of the pattern cache: what it was compiled from, and the
+/// result.
+struct Entry {
+    op: Op,
+    pattern: String,
+    lengths: Vec<(String, usize)>,
+    compiled: Arc<Compiled>,
+}
+
+impl Entry {
+    fn is(&self, op: Op, pattern: &str, lengths: &[(&str, usize)]) -> bool {
+        self.op == op
+            && self.pattern == pattern
+            && self.lengths.len() == lengths.len()
+            && self
+                .lengths
+                .iter()
+                .zip(lengths)
+                .all(|((n, l), (m, k))| n == m && l == k)
+    }
+}
+
+/// The hash of a pattern cache key, computed from borrowed parts so that a
+/// hit allocates nothing.
+fn key_hash(op: Op, pattern: &str, lengths: &[(&str, usize)]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    op.hash(&mut h);
+    pattern.hash(&mut h);
+    lengths.hash(&mut h);
+    h.finish()
+}
 
 /// The compiled op for `(op, pattern, lengths)`, from a process-wide cache,
 /// so the free functions do not re-parse a pattern used in a loop.
@@ -90,15 +137,13 @@ pub(crate) fn cached(
     pattern: &str,
     lengths: &[(&str, usize)],
 ) -> Result<Arc<Compiled>, Error> {
-    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Compiled>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<u64, Vec<Entry>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    let key: Key = (
-        op,
-        pattern.to_owned(),
-        lengths.iter().map(|&(n, l)| (n.to_owned(), l)).collect(),
-    );
-    if let Some(c) = lock(cache).get(&key) {
-        return Ok(Arc::clone(c));
+    let hash = key_hash(op, pattern, lengths);
+    if let Some(bucket) = lock(cache).get(&hash) {
+        if let Some(e) = bucket.iter().find(|e| e.is(op, pattern, lengths)) {
+            return Ok(Arc::clone(&e.compiled));
+        }
     }
     let mut compiled = Compiled::new(pattern, op)?;
     for &(name, len) in lengths {
@@ -109,6 +154,14 @@ pub(crate) fn cached(
     if cache.len() >= PATTERN_CACHE {
         cache.clear();
     }
-    cache.insert(key, Arc::clone(&compiled));
+    let bucket = cache.entry(hash).or_default();
+    if !bucket.iter().any(|e| e.is(op, pattern, lengths)) {
+        bucket.push(Entry {
+            op,
+            pattern: pattern.to_owned(),
+            lengths: lengths.iter().map(|&(n, l)| (n.to_owned(), l)).collect(),
+            compiled: Arc::clone(&compiled),
+        });
+    }
     Ok(compiled)
 }

@@ -58,9 +58,21 @@
 //!
 //! # Unsafe code
 //!
-//! `unsafe` appears in one module, the execution kernel, which documents
-//! its invariants and is property-tested against a plain reference
-//! executor.
+//! `unsafe` appears in two private modules only: the execution kernels
+//! (`exec::kernel`: raw-pointer loop nests, tiled transposes, streaming
+//! stores, the threaded split) and their x86-64 SIMD micro-kernels
+//! (`exec::simd`, chosen by runtime feature detection, with a portable
+//! fallback). Each block carries a `// SAFETY:` comment; bounds are proven
+//! once per plan, and every kernel is property-tested against a plain
+//! element-by-element reference executor, also under Miri.
+//!
+//! # Features
+//!
+//! - `rayon` (default): large copies and pooling reductions are split
+//!   over the rayon thread pool; small plans never touch it, and results
+//!   are identical to a single thread's.
+//! - `shufflenet`: only for the `shufflenet` example binary (weights in
+//!   safetensors); library users do not need it.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -147,6 +159,14 @@ pub mod __private {
             &plan,
             &x.view().into_dyn(),
         ))
+    }
+
+    /// Sets the sizes in bytes from which the kernels use threads and
+    /// streaming stores (`Some((threads, streaming))`), or restores the
+    /// defaults (`None`). Results never depend on them: tests lower them to
+    /// reach those paths with small arrays.
+    pub fn set_kernel_thresholds(sizes: Option<(usize, usize)>) {
+        crate::exec::kernel::set_thresholds(sizes);
     }
 
     /// Rearrange by the element-by-element reference executor.

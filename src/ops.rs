@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, CowArray, Data, Dimension, IxDyn};
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, CowArray, Data, DataMut, Dimension, IxDyn};
 
 use crate::compiled::{Compiled, cached};
 use crate::error::{Error, ErrorKind};
@@ -63,7 +63,7 @@ where
 {
     let compiled = cached(Op::Rearrange, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
-    exec::rearrange(&plan, x.view().into_dyn())
+    exec::rearrange_any(&plan, x.view())
 }
 
 /// A compiled rearrange pattern, like einops' `Rearrange` layer.
@@ -146,7 +146,45 @@ impl Rearrange {
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        exec::rearrange(&plan, x.view().into_dyn())
+        exec::rearrange_any(&plan, x.view())
+    }
+
+    /// Rearranges `x` into `out`, an array of the result's shape in any
+    /// layout: always a copy, with no allocation. Writing into an array
+    /// that is reused across calls also saves faulting in fresh memory,
+    /// which for large results costs about as much as the copy itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Rearrange;
+    /// use ndarray::{Array2, arr2};
+    ///
+    /// let t = Rearrange::new("h w -> w h")?;
+    /// let mut out = Array2::zeros((3, 2));
+    /// t.apply_into(&arr2(&[[1, 2, 3], [4, 5, 6]]), &mut out)?;
+    /// assert_eq!(out, arr2(&[[1, 4], [2, 5], [3, 6]]));
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`plan`](Rearrange::plan) for `x.shape()`, and
+    /// [`ErrorKind::Mismatch`] if `out`'s shape is not the result's.
+    pub fn apply_into<A, S, D, S2, D2>(
+        &self,
+        x: &ArrayBase<S, D>,
+        out: &mut ArrayBase<S2, D2>,
+    ) -> Result<(), Error>
+    where
+        A: Clone,
+        S: Data<Elem = A>,
+        D: Dimension,
+        S2: DataMut<Elem = A>,
+        D2: Dimension,
+    {
+        let plan = self.plan(x.shape())?;
+        exec::rearrange_into(&plan, x.view(), out.view_mut())
     }
 }
 
@@ -245,30 +283,45 @@ pub(crate) fn run_reduce<A: Reducible>(
     reduction: Reduction,
     reference: bool,
 ) -> Result<ArrayD<A>, Error> {
+    let plan = check_reduce(compiled, x, reduction)?;
+    A::run(&plan, x, reduction, reference)
+        .unwrap_or_else(|| Err(unsupported::<A>(compiled, reduction)))
+}
+
+/// The plan for `x`, after checking that `Min` and `Max` have elements to
+/// reduce.
+fn check_reduce<A>(
+    compiled: &Compiled,
+    x: &ArrayViewD<'_, A>,
+    reduction: Reduction,
+) -> Result<Arc<Plan>, Error> {
     let plan = compiled.plan(x.shape())?;
-    let whole = crate::span::Span::new(0, compiled.pattern().len());
     let empty_output = plan.output_shape().contains(&0);
     if matches!(reduction, Reduction::Min | Reduction::Max)
         && fold::count(&plan) == 0
         && !empty_output
     {
         let kind = ErrorKind::EmptyReduction { reduction };
+        let whole = crate::span::Span::new(0, compiled.pattern().len());
         return Err(Error::new(compiled.pattern(), kind, whole));
     }
-    let result = A::run(&plan, x, reduction, reference).ok_or_else(|| {
-        let hint = match reduction {
-            Reduction::Mean => ": convert the array to a float type first",
-            Reduction::Any | Reduction::All => ": use an array of bool",
-            _ => "",
-        };
-        let kind = ErrorKind::UnsupportedReduction {
-            reduction,
-            element: std::any::type_name::<A>(),
-            hint,
-        };
-        Error::new(compiled.pattern(), kind, whole)
-    });
-    result?
+    Ok(plan)
+}
+
+/// The error for a reduction that `A` does not support.
+fn unsupported<A>(compiled: &Compiled, reduction: Reduction) -> Error {
+    let hint = match reduction {
+        Reduction::Mean => ": convert the array to a float type first",
+        Reduction::Any | Reduction::All => ": use an array of bool",
+        _ => "",
+    };
+    let kind = ErrorKind::UnsupportedReduction {
+        reduction,
+        element: std::any::type_name::<A>(),
+        hint,
+    };
+    let whole = crate::span::Span::new(0, compiled.pattern().len());
+    Error::new(compiled.pattern(), kind, whole)
 }
 
 /// Repeats `x` by an einops pattern: axes new in the output are broadcast.
@@ -305,7 +358,7 @@ where
 {
     let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
-    exec::rearrange(&plan, x.view().into_dyn())
+    exec::rearrange_any(&plan, x.view())
 }
 
 /// [`rearrange`] for a list of same-shape arrays, stacked on a new leading
@@ -513,6 +566,46 @@ impl Reduce {
     {
         run_reduce(&self.compiled, &x.view().into_dyn(), self.reduction, false)
     }
+
+    /// Reduces `x` into `out`, an array of the result's shape in any
+    /// layout, with no allocation for sums and means of floats shaped like
+    /// pooling (and one scratch buffer otherwise).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    /// use ndarray::{Array1, arr2};
+    ///
+    /// let sums = Reduce::new("r c -> r", Reduction::Sum)?;
+    /// let mut out = Array1::zeros(2);
+    /// sums.apply_into(&arr2(&[[1.0, 2.0], [3.0, 4.0]]), &mut out)?;
+    /// assert_eq!(out.to_vec(), [3.0, 7.0]);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`reduce`], and [`ErrorKind::Mismatch`] if `out`'s shape is not
+    /// the result's.
+    pub fn apply_into<A, S, D, S2, D2>(
+        &self,
+        x: &ArrayBase<S, D>,
+        out: &mut ArrayBase<S2, D2>,
+    ) -> Result<(), Error>
+    where
+        A: Reducible,
+        S: Data<Elem = A>,
+        D: Dimension,
+        S2: DataMut<Elem = A>,
+        D2: Dimension,
+    {
+        let x = x.view().into_dyn();
+        let plan = check_reduce(&self.compiled, &x, self.reduction)?;
+        let out = out.view_mut().into_dyn();
+        A::run_into(&plan, &x, self.reduction, out)
+            .unwrap_or_else(|| Err(unsupported::<A>(&self.compiled, self.reduction)))
+    }
 }
 
 impl fmt::Debug for Reduce {
@@ -591,7 +684,43 @@ impl Repeat {
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        exec::rearrange(&plan, x.view().into_dyn())
+        exec::rearrange_any(&plan, x.view())
+    }
+
+    /// Repeats `x` into `out`, an array of the result's shape in any
+    /// layout: always a copy, with no allocation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Repeat;
+    /// use ndarray::{Array2, arr1, arr2};
+    ///
+    /// let rows = Repeat::new("w -> h w")?.with("h", 2)?;
+    /// let mut out = Array2::zeros((2, 3));
+    /// rows.apply_into(&arr1(&[1, 2, 3]), &mut out)?;
+    /// assert_eq!(out, arr2(&[[1, 2, 3], [1, 2, 3]]));
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`plan`](Repeat::plan) for `x.shape()`, and
+    /// [`ErrorKind::Mismatch`] if `out`'s shape is not the result's.
+    pub fn apply_into<A, S, D, S2, D2>(
+        &self,
+        x: &ArrayBase<S, D>,
+        out: &mut ArrayBase<S2, D2>,
+    ) -> Result<(), Error>
+    where
+        A: Clone,
+        S: Data<Elem = A>,
+        D: Dimension,
+        S2: DataMut<Elem = A>,
+        D2: Dimension,
+    {
+        let plan = self.plan(x.shape())?;
+        exec::rearrange_into(&plan, x.view(), out.view_mut())
     }
 }
 

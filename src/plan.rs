@@ -5,6 +5,7 @@ use std::fmt;
 use smallvec::{SmallVec, smallvec};
 
 use crate::error::{Error, ErrorKind};
+use crate::exec::kernel::Prepared;
 use crate::ir::{AxisName, Ir, Item, Op};
 use crate::span::Span;
 
@@ -55,9 +56,27 @@ pub struct Plan {
     /// For each output dimension, its range in `kept`.
     output_dims: Vec<(usize, usize)>,
     output_shape: Vec<usize>,
+    /// How each kept axis, then each reduced axis, reads the input.
+    steps: Vec<Step>,
     view: bool,
+    /// The view or the copy's loop nest for a standard-layout input, when
+    /// the result is not empty (rearrange and repeat).
+    prepared: Option<Prepared>,
     /// Where errors about the result point: the output side.
     output_span: Span,
+}
+
+/// How one axis of the permuted input reads the input: its length, and
+/// the input dimension it steps through with the multiplier of its step in
+/// that dimension (`None` for a new axis, which repeats elements).
+///
+/// For `(h h2)` over an input dimension of length 8 with `h2 = 2`, `h` is
+/// `Step { len: 4, source: Some((dim, 2)) }` and `h2` is
+/// `Step { len: 2, source: Some((dim, 1)) }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Step {
+    pub(crate) len: usize,
+    pub(crate) source: Option<(usize, usize)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +94,11 @@ impl Plan {
     /// The shape of the result.
     pub fn output_shape(&self) -> &[usize] {
         &self.output_shape
+    }
+
+    /// The number of elements of the result.
+    pub(crate) fn output_len(&self) -> usize {
+        self.output_shape.iter().product()
     }
 
     /// Whether the result is a view (no data copied) when the input is in
@@ -107,6 +131,28 @@ impl Plan {
         Ok(v)
     }
 
+    /// Checks that a caller's output array has the result's shape.
+    pub(crate) fn check_output(&self, shape: &[usize]) -> Result<(), Error> {
+        if shape == self.output_shape.as_slice() {
+            return Ok(());
+        }
+        let msg = format!(
+            "the output array has shape {shape:?}, but the result has shape {:?}",
+            self.output_shape
+        );
+        Err(Error::new(
+            &self.pattern,
+            ErrorKind::Mismatch(msg),
+            self.output_span,
+        ))
+    }
+
+    /// The view or the copy's loop nest for a standard-layout input
+    /// (rearrange and repeat plans).
+    pub(crate) fn prepared(&self) -> Option<&Prepared> {
+        self.prepared.as_ref()
+    }
+
     pub(crate) fn reduced_axes(&self) -> &[usize] {
         &self.reduced
     }
@@ -118,6 +164,22 @@ impl Plan {
 
     pub(crate) fn kept(&self) -> &[usize] {
         &self.kept
+    }
+
+    /// How the output's elementary axes read the input, in output order.
+    pub(crate) fn kept_steps(&self) -> &[Step] {
+        &self.steps[..self.kept.len()]
+    }
+
+    /// The kept axes' steps followed by the reduced axes' steps.
+    pub(crate) fn all_steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// For each output dimension, its range of elementary axes in
+    /// [`kept_steps`](Plan::kept_steps).
+    pub(crate) fn output_groups(&self) -> &[(usize, usize)] {
+        &self.output_dims
     }
 
     pub(crate) fn axis_len(&self, axis: usize) -> usize {
@@ -310,6 +372,27 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         .collect();
     debug_assert!(ir.op == Op::Reduce || reduced.is_empty());
 
+    // Each elementary axis steps through its input dimension by the product
+    // of the lengths of the axes after it in that dimension's group.
+    let mut sources: Vec<Option<(usize, usize)>> = vec![None; lens.len()];
+    for (dim, ids) in input_dims.iter().enumerate() {
+        let mut mult: usize = 1;
+        for &id in ids.iter().rev() {
+            sources[id] = Some((dim, mult));
+            // Saturating is harmless: a product past the dimension's length
+            // only happens next to an axis of length 0 (an empty input).
+            mult = mult.saturating_mul(lens[id].unwrap_or(0));
+        }
+    }
+    let steps = kept
+        .iter()
+        .chain(&reduced)
+        .map(|&id| Step {
+            len: lens[id].unwrap_or(0),
+            source: sources[id],
+        })
+        .collect();
+
     let axes = labels
         .into_iter()
         .zip(lens)
@@ -329,11 +412,21 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         reduced,
         output_dims,
         output_shape,
+        steps,
         view: false,
+        prepared: None,
         output_span: ir.output_span,
     };
     let strides = plan.axis_strides(&standard_strides(shape));
     plan.view = total != Some(0) && plan.merged_strides(&strides).is_some();
+    if plan.reduced.is_empty() {
+        plan.prepared = Prepared::new(
+            shape,
+            plan.kept_steps(),
+            &plan.output_shape,
+            &plan.output_dims,
+        );
+    }
     Ok(plan)
 }
 

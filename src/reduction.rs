@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
 use crate::error::Error;
 use crate::exec::reduce::{self as fold, Fold, Numeric};
@@ -72,6 +72,16 @@ pub trait Reducible: Clone + sealed::Sealed {
         reduction: Reduction,
         reference: bool,
     ) -> Option<Result<ArrayD<Self>, Error>>;
+
+    /// Runs `plan` with `reduction` into `out`; `None` if the type does not
+    /// support it.
+    #[doc(hidden)]
+    fn run_into(
+        plan: &Plan,
+        x: &ArrayViewD<'_, Self>,
+        reduction: Reduction,
+        out: ArrayViewMutD<'_, Self>,
+    ) -> Option<Result<(), Error>>;
 }
 
 fn go<A, F: Fold<A>>(
@@ -85,6 +95,15 @@ fn go<A, F: Fold<A>>(
     } else {
         fold::reduce(plan, x, &f)
     }
+}
+
+fn go_into<A, F: Fold<A>>(
+    plan: &Plan,
+    x: &ArrayViewD<'_, A>,
+    f: F,
+    out: ArrayViewMutD<'_, A>,
+) -> Result<(), Error> {
+    fold::reduce_into(plan, x, &f, out)
 }
 
 macro_rules! numeric {
@@ -101,6 +120,19 @@ macro_rules! numeric {
                     Reduction::Min => go(plan, x, fold::Min, reference),
                     Reduction::Max => go(plan, x, fold::Max, reference),
                     Reduction::Prod => go(plan, x, fold::Prod, reference),
+                    Reduction::Any | Reduction::All => return None,
+                })
+            }
+            fn run_into(plan: &Plan, x: &ArrayViewD<'_, Self>, r: Reduction, out: ArrayViewMutD<'_, Self>) -> Option<Result<(), Error>> {
+                Some(match r {
+                    Reduction::Sum => go_into(plan, x, fold::Sum, out),
+                    Reduction::Mean => {
+                        <$t as Numeric>::mean(<$t as Numeric>::ZERO, 1)?;
+                        go_into(plan, x, fold::Mean, out)
+                    }
+                    Reduction::Min => go_into(plan, x, fold::Min, out),
+                    Reduction::Max => go_into(plan, x, fold::Max, out),
+                    Reduction::Prod => go_into(plan, x, fold::Prod, out),
                     Reduction::Any | Reduction::All => return None,
                 })
             }
@@ -122,6 +154,19 @@ impl Reducible for bool {
         Some(match r {
             Reduction::Any => go(plan, x, fold::Any, reference),
             Reduction::All => go(plan, x, fold::All, reference),
+            _ => return None,
+        })
+    }
+
+    fn run_into(
+        plan: &Plan,
+        x: &ArrayViewD<'_, Self>,
+        r: Reduction,
+        out: ArrayViewMutD<'_, Self>,
+    ) -> Option<Result<(), Error>> {
+        Some(match r {
+            Reduction::Any => go_into(plan, x, fold::Any, out),
+            Reduction::All => go_into(plan, x, fold::All, out),
             _ => return None,
         })
     }

@@ -3,6 +3,7 @@
 mod common;
 mod einsum;
 mod errors;
+mod kernels;
 mod pack;
 mod prop;
 mod rearrange;

@@ -2,30 +2,46 @@
 //!
 //! Two paths: when the plan's merges are stride-compatible for the input at
 //! hand, the result is a view built from strides alone; otherwise the
-//! permuted elementary view is copied into a fresh standard-layout array by
-//! [`kernel::copy`]. [`reference`] is the element-by-element oracle both
-//! are tested against.
+//! permuted input ([`kernel::Source`]) is copied by [`kernel::copy`] into
+//! a fresh standard-layout array, or by [`kernel::copy_into`] into the
+//! caller's. [`reference`] is the element-by-element oracle both are
+//! tested against.
 
 #[allow(unsafe_code)]
 pub(crate) mod kernel;
 pub(crate) mod reduce;
 pub(crate) mod reference;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod simd;
 #[cfg(test)]
 mod tests;
 
-use ndarray::{ArrayD, ArrayView, CowArray, Dimension, IxDyn};
+use ndarray::{ArrayD, ArrayView, ArrayViewMut, CowArray, Dimension, IxDyn};
 use smallvec::SmallVec;
 
 use crate::error::Error;
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 
-/// The permuted elementary view of `x`: one axis per output elementary
-/// axis, in output order (new axes with stride 0). `x` must be non-empty.
-fn permuted<'a, A>(plan: &Plan, x: &ArrayView<'a, A, IxDyn>) -> ArrayView<'a, A, IxDyn> {
-    let strides = plan.axis_strides(x.strides());
-    let lens = plan.kept_lens();
-    let kept: SmallVec<[isize; 8]> = plan.kept().iter().map(|&id| strides[id]).collect();
-    kernel::view(x, &lens, &kept)
+/// [`rearrange`] for an input of any dimension type: a standard-layout
+/// input takes the plan's prepared view or copy without converting its
+/// dimensions.
+pub(crate) fn rearrange_any<'a, A: Clone, D: Dimension>(
+    plan: &Plan,
+    x: ArrayView<'a, A, D>,
+) -> Result<CowArray<'a, A, IxDyn>, Error> {
+    if let Some(p) = plan.prepared().filter(|p| p.fits(&x)) {
+        if let Some(v) = p.view(&x) {
+            return Ok(CowArray::from(v));
+        }
+        let mut data = plan.buffer(plan.output_len())?;
+        kernel::copy_prepared(p, &x, &mut data);
+        let out = ArrayD::from_shape_vec(IxDyn(plan.output_shape()), data);
+        return Ok(CowArray::from(
+            out.expect("the copy holds one element per output element"),
+        ));
+    }
+    rearrange(plan, x.into_dyn())
 }
 
 /// Rearrange or repeat `x` by `plan`: a view when strides suffice, else a
@@ -35,26 +51,57 @@ pub(crate) fn rearrange<'a, A: Clone>(
     x: ArrayView<'a, A, IxDyn>,
 ) -> Result<CowArray<'a, A, IxDyn>, Error> {
     let shape = IxDyn(plan.output_shape());
-    if x.is_empty() || shape.size() == 0 {
+    let n = shape.size();
+    if x.is_empty() || n == 0 {
         let empty = ArrayD::from_shape_vec(shape, Vec::new());
         return Ok(CowArray::from(
             empty.expect("an empty shape holds no elements"),
         ));
     }
-    let strides = plan.axis_strides(x.strides());
-    if let Some(merged) = plan.merged_strides(&strides) {
-        return Ok(CowArray::from(kernel::view(
-            &x,
-            plan.output_shape(),
-            &merged,
-        )));
+    // A standard-layout input has its view or copy prepared; other
+    // layouts are worked out here.
+    let prepared = plan.prepared().filter(|p| p.fits(&x));
+    let mut data;
+    if let Some(p) = prepared {
+        if let Some(v) = p.view(&x) {
+            return Ok(CowArray::from(v));
+        }
+        data = plan.buffer(n)?;
+        kernel::copy_prepared(p, &x, &mut data);
+    } else {
+        let src = kernel::Source::new(&x, plan.kept_steps());
+        if let Some(v) = src.merged(plan.output_shape(), plan.output_groups()) {
+            return Ok(CowArray::from(v));
+        }
+        data = plan.buffer(n)?;
+        kernel::copy(&src, &mut data);
     }
-    let mut data = plan.buffer(shape.size())?;
-    kernel::copy(&permuted(plan, &x), &mut data);
     let out = ArrayD::from_shape_vec(shape, data);
     Ok(CowArray::from(
         out.expect("the copy holds one element per output element"),
     ))
+}
+
+/// Rearrange or repeat `x` by `plan` into `out`, which may have any
+/// layout.
+///
+/// # Errors
+///
+/// If `out` does not have the plan's output shape.
+pub(crate) fn rearrange_into<A: Clone, D: Dimension, E: Dimension>(
+    plan: &Plan,
+    x: ArrayView<'_, A, D>,
+    mut out: ArrayViewMut<'_, A, E>,
+) -> Result<(), Error> {
+    plan.check_output(out.shape())?;
+    if !plan
+        .prepared()
+        .is_some_and(|p| kernel::copy_into_prepared(p, &x, &mut out))
+    {
+        let x = x.into_dyn();
+        kernel::copy_into(&kernel::Source::new(&x, plan.kept_steps()), out.into_dyn());
+    }
+    Ok(())
 }
 
 /// Rearrange or repeat a list of same-shape arrays as if they were stacked
@@ -83,15 +130,21 @@ pub(crate) fn gather<A: Clone>(
     let mut data = plan.buffer(shape.size())?;
     data.resize(shape.size(), first.clone());
     let mut out = ArrayD::from_shape_vec(IxDyn(&lens), data).expect("one slot per element");
+    // Each array reads as the stack would, without the list axis: its
+    // dimensions are the stack's shifted down by one.
+    let steps: SmallVec<[Step; 8]> = plan
+        .kept_steps()
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| k != pos)
+        .map(|(_, step)| Step {
+            len: step.len,
+            source: step.source.map(|(dim, mult)| (dim - 1, mult)),
+        })
+        .collect();
     for (i, x) in xs.iter().enumerate() {
-        // Strides as if stacked, with stride 0 on the list axis.
-        let mut stacked: SmallVec<[isize; 8]> = SmallVec::from_elem(0, 1);
-        stacked.extend_from_slice(x.strides());
-        let strides = plan.axis_strides(&stacked);
-        let kept: SmallVec<[isize; 8]> = plan.kept().iter().map(|&id| strides[id]).collect();
-        let src = kernel::view(x, &lens, &kept);
-        out.index_axis_mut(ndarray::Axis(pos), i)
-            .assign(&src.index_axis(ndarray::Axis(pos), 0));
+        let src = kernel::Source::new(x, &steps);
+        kernel::copy_into(&src, out.index_axis_mut(ndarray::Axis(pos), i));
     }
     Ok(out
         .into_shape_with_order(shape)

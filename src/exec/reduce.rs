@@ -1,10 +1,11 @@
 //! Reductions: how elements combine (`Fold`) and the executor that runs a
-//! reduce plan with the memory-order [`kernel::fold`].
+//! reduce plan, with the pooling kernel ([`kernel::pool`]) for sums and
+//! means of floats shaped like pooling, and the memory-order
+//! [`kernel::fold`] for everything else.
 
-use ndarray::{ArrayD, ArrayView, IxDyn};
-use smallvec::SmallVec;
+use ndarray::{ArrayD, ArrayView, ArrayViewMut, IxDyn};
 
-use super::kernel;
+use super::kernel::{self, Source};
 use crate::error::Error;
 use crate::plan::Plan;
 
@@ -15,6 +16,20 @@ pub(crate) trait Fold<A> {
     fn step(&self, acc: &mut Self::Acc, x: &A);
     /// `count` is how many elements each accumulator saw.
     fn finish(&self, acc: Self::Acc, count: usize) -> A;
+
+    /// Runs the whole reduction of `src` (its axes after the first `kept`)
+    /// with a specialised kernel, appending the results to `out`, when
+    /// this fold has one for the element type and layout; `false` (and
+    /// nothing written) otherwise. The results equal `init`, `step` and
+    /// `finish` in memory order.
+    fn pool(&self, _src: &Source<'_, A>, _kept: usize, _out: &mut Vec<A>) -> bool {
+        false
+    }
+
+    /// [`pool`](Fold::pool) into a standard-layout slice.
+    fn pool_into(&self, _src: &Source<'_, A>, _kept: usize, _out: &mut [A]) -> bool {
+        false
+    }
 }
 
 /// The number of input elements that fold into each output element.
@@ -33,33 +48,55 @@ pub(crate) fn reduce<A, F: Fold<A>>(
     fold: &F,
 ) -> Result<ArrayD<A>, Error> {
     let n_out: usize = plan.output_shape().iter().product();
-    let mut acc = plan.buffer(n_out)?;
-    acc.resize(n_out, fold.init());
-    if !x.is_empty() && n_out > 0 {
-        let strides = plan.axis_strides(x.strides());
-        let kept = plan.kept();
-        let reduced = plan.reduced_axes();
-        let mut lens: SmallVec<[usize; 8]> = SmallVec::new();
-        let mut in_strides: SmallVec<[isize; 8]> = SmallVec::new();
-        for &a in kept.iter().chain(reduced) {
-            lens.push(plan.axis_len(a));
-            in_strides.push(strides[a]);
-        }
-        // Output offsets: row-major over the kept axes, 0 on reduced ones.
-        let mut out_strides: SmallVec<[isize; 8]> = SmallVec::from_elem(0, lens.len());
-        let mut s: isize = 1;
-        for i in (0..kept.len()).rev() {
-            out_strides[i] = s;
-            s *= lens[i] as isize;
-        }
-        let v = kernel::view(x, &lens, &in_strides);
-        kernel::fold(&v, &out_strides, &mut acc, |a, e| fold.step(a, e));
-    }
-    let n = count(plan);
     let mut data = plan.buffer(n_out)?;
-    data.extend(acc.into_iter().map(|a| fold.finish(a, n)));
+    let src = Source::new(x, plan.all_steps());
+    if !fold.pool(&src, plan.kept().len(), &mut data) {
+        let acc = accumulate(plan, &src, fold)?;
+        let n = count(plan);
+        data.extend(acc.into_iter().map(|a| fold.finish(a, n)));
+    }
     let out = ArrayD::from_shape_vec(IxDyn(plan.output_shape()), data);
     Ok(out.expect("one accumulator per output element"))
+}
+
+/// Runs a reduce plan into `out`, which may have any layout.
+///
+/// # Errors
+///
+/// If `out` does not have the plan's output shape; as [`reduce`].
+pub(crate) fn reduce_into<A, F: Fold<A>>(
+    plan: &Plan,
+    x: &ArrayView<'_, A, IxDyn>,
+    fold: &F,
+    mut out: ArrayViewMut<'_, A, IxDyn>,
+) -> Result<(), Error> {
+    plan.check_output(out.shape())?;
+    let src = Source::new(x, plan.all_steps());
+    if let Some(slice) = out.as_slice_mut() {
+        if fold.pool_into(&src, plan.kept().len(), slice) {
+            return Ok(());
+        }
+    }
+    let acc = accumulate(plan, &src, fold)?;
+    let n = count(plan);
+    for (o, a) in out.iter_mut().zip(acc) {
+        *o = fold.finish(a, n);
+    }
+    Ok(())
+}
+
+/// One accumulator per output element, in row-major order, with every
+/// input element folded in.
+fn accumulate<A, F: Fold<A>>(
+    plan: &Plan,
+    src: &Source<'_, A>,
+    fold: &F,
+) -> Result<Vec<F::Acc>, Error> {
+    let n_out: usize = plan.output_shape().iter().product();
+    let mut acc = plan.buffer(n_out)?;
+    acc.resize(n_out, fold.init());
+    kernel::fold(src, plan.kept().len(), &mut acc, |a, e| fold.step(a, e));
+    Ok(acc)
 }
 
 /// `Sum`, `Prod`, `Mean`, `Min`, `Max` for a numeric type, through its
@@ -78,6 +115,16 @@ pub(crate) trait Numeric: Copy {
     fn min(a: Self, b: Self) -> Self;
     /// `acc / count`, for types where a mean is defined.
     fn mean(acc: Self::Acc, count: usize) -> Option<Self>;
+
+    /// [`Fold::pool`] for `Sum` (`mean == false`) and `Mean`.
+    fn pool(_src: &Source<'_, Self>, _kept: usize, _mean: bool, _out: &mut Vec<Self>) -> bool {
+        false
+    }
+
+    /// [`Fold::pool_into`] for `Sum` and `Mean`.
+    fn pool_into(_src: &Source<'_, Self>, _kept: usize, _mean: bool, _out: &mut [Self]) -> bool {
+        false
+    }
 }
 
 macro_rules! float {
@@ -106,6 +153,17 @@ macro_rules! float {
             }
             fn mean(acc: f64, count: usize) -> Option<Self> {
                 Some((acc / count as f64) as $t)
+            }
+            fn pool(src: &Source<'_, Self>, kept: usize, mean: bool, out: &mut Vec<Self>) -> bool {
+                kernel::pool(src, kept, mean, out)
+            }
+            fn pool_into(
+                src: &Source<'_, Self>,
+                kept: usize,
+                mean: bool,
+                out: &mut [Self],
+            ) -> bool {
+                kernel::pool_into(src, kept, mean, out)
             }
         }
     };
@@ -164,6 +222,12 @@ impl<A: Numeric> Fold<A> for Sum {
     fn finish(&self, acc: A::Acc, _: usize) -> A {
         A::narrow(acc)
     }
+    fn pool(&self, src: &Source<'_, A>, kept: usize, out: &mut Vec<A>) -> bool {
+        A::pool(src, kept, false, out)
+    }
+    fn pool_into(&self, src: &Source<'_, A>, kept: usize, out: &mut [A]) -> bool {
+        A::pool_into(src, kept, false, out)
+    }
 }
 
 impl<A: Numeric> Fold<A> for Prod {
@@ -190,6 +254,12 @@ impl<A: Numeric> Fold<A> for Mean {
     fn finish(&self, acc: A::Acc, count: usize) -> A {
         // Callers check `A::mean` is defined before planning a Mean.
         A::mean(acc, count).unwrap_or(A::narrow(acc))
+    }
+    fn pool(&self, src: &Source<'_, A>, kept: usize, out: &mut Vec<A>) -> bool {
+        A::pool(src, kept, true, out)
+    }
+    fn pool_into(&self, src: &Source<'_, A>, kept: usize, out: &mut [A]) -> bool {
+        A::pool_into(src, kept, true, out)
     }
 }
 

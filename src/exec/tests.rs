@@ -1,11 +1,17 @@
 //! Kernel tests small enough for Miri (`cargo +nightly miri test --lib
-//! exec::`): views, copies and folds over reversed, stepped, transposed
-//! and broadcast layouts, with a heap-owning element type so that Miri
-//! also sees every clone and drop.
+//! exec::`): sources, views, copies, folds and pooling over reversed,
+//! stepped, transposed and broadcast layouts, with a heap-owning element
+//! type so that Miri also sees every clone and drop, and with primitive
+//! elements for the bit-copy kernels (tiles straddling their edges, and
+//! copies sent to the thread pool, outside Miri).
 
-use ndarray::{ArrayD, Axis, Dimension, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
 
-use super::kernel;
+use super::kernel::{self, Source};
+use crate::plan::Step;
+
+/// Random cases per test: fewer under Miri, which is slow.
+const ROUNDS: usize = if cfg!(miri) { 8 } else { 40 };
 
 /// A tiny deterministic generator (no dependencies under Miri).
 struct Lcg(u64);
@@ -20,117 +26,435 @@ impl Lcg {
     }
 }
 
-/// An array of Strings "0", "1", ... and a random strided view of it.
-fn strided(rng: &mut Lcg) -> (ArrayD<String>, Vec<usize>, Vec<bool>, Vec<isize>) {
-    let nd = 1 + rng.below(3);
-    let shape: Vec<usize> = (0..nd).map(|_| 1 + rng.below(4)).collect();
-    let n: usize = shape.iter().product();
-    let base =
-        ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| i.to_string()).collect()).unwrap();
-    let mut perm: Vec<usize> = (0..nd).collect();
-    for i in (1..nd).rev() {
-        perm.swap(i, rng.below(i + 1));
-    }
-    let flips = (0..nd).map(|_| rng.below(2) == 1).collect();
-    let steps = (0..nd).map(|_| 1 + rng.below(2) as isize).collect();
-    (base, perm, flips, steps)
+/// How a view sits in its base array: axis order, flips, steps.
+struct Layout {
+    perm: Vec<usize>,
+    flips: Vec<bool>,
+    steps: Vec<usize>,
 }
 
-fn apply<'a>(
-    base: &'a ArrayD<String>,
-    perm: &[usize],
-    flips: &[bool],
-    steps: &[isize],
-) -> ndarray::ArrayViewD<'a, String> {
-    let mut v = base.view().permuted_axes(IxDyn(perm));
-    for (d, (&flip, &step)) in flips.iter().zip(steps).enumerate() {
-        v.slice_axis_inplace(Axis(d), Slice::new(0, None, step));
-        if flip {
-            v.invert_axis(Axis(d));
+impl Layout {
+    fn random(rng: &mut Lcg, nd: usize) -> Layout {
+        let mut perm: Vec<usize> = (0..nd).collect();
+        for i in (1..nd).rev() {
+            perm.swap(i, rng.below(i + 1));
+        }
+        Layout {
+            perm,
+            flips: (0..nd).map(|_| rng.below(2) == 1).collect(),
+            steps: (0..nd).map(|_| 1 + rng.below(2)).collect(),
         }
     }
-    v
+
+    /// The base shape that holds a view of `shape` in this layout.
+    fn base_shape(&self, shape: &[usize]) -> Vec<usize> {
+        self.perm
+            .iter()
+            .map(|&d| shape[d] * self.steps[d])
+            .collect()
+    }
+
+    fn view<'a, A>(&self, base: &'a ArrayD<A>) -> ArrayViewD<'a, A> {
+        let mut v = base.view().permuted_axes(IxDyn(&self.inverse()));
+        for d in 0..self.perm.len() {
+            v.slice_axis_inplace(Axis(d), Slice::new(0, None, self.steps[d] as isize));
+            if self.flips[d] {
+                v.invert_axis(Axis(d));
+            }
+        }
+        v
+    }
+
+    fn view_mut<'a, A>(&self, base: &'a mut ArrayD<A>) -> ArrayViewMutD<'a, A> {
+        let mut v = base.view_mut().permuted_axes(IxDyn(&self.inverse()));
+        for d in 0..self.perm.len() {
+            v.slice_axis_inplace(Axis(d), Slice::new(0, None, self.steps[d] as isize));
+            if self.flips[d] {
+                v.invert_axis(Axis(d));
+            }
+        }
+        v
+    }
+
+    fn inverse(&self) -> Vec<usize> {
+        let mut inverse = vec![0; self.perm.len()];
+        for (i, &d) in self.perm.iter().enumerate() {
+            inverse[d] = i;
+        }
+        inverse
+    }
+}
+
+/// A base array of `shape` in `layout`, with elements `make(0)`, ...
+fn stored<A>(shape: &[usize], layout: &Layout, make: impl Fn(usize) -> A) -> ArrayD<A> {
+    let base = layout.base_shape(shape);
+    let n = base.iter().product();
+    ArrayD::from_shape_vec(IxDyn(&base), (0..n).map(make).collect()).unwrap()
+}
+
+/// One step per dimension: the view as it is.
+fn identity(shape: &[usize]) -> Vec<Step> {
+    (0..shape.len())
+        .map(|d| Step {
+            len: shape[d],
+            source: Some((d, 1)),
+        })
+        .collect()
+}
+
+/// Random steps over a view of `shape`: each dimension split into one or
+/// two axes, all shuffled, with a new (repeating) axis now and then.
+fn random_steps(rng: &mut Lcg, shape: &[usize]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (d, &len) in shape.iter().enumerate() {
+        let inner = (1..=len).filter(|f| len % f == 0).collect::<Vec<_>>();
+        let inner = inner[rng.below(inner.len())];
+        steps.push(Step {
+            len: len / inner,
+            source: Some((d, inner)),
+        });
+        if inner > 1 {
+            steps.push(Step {
+                len: inner,
+                source: Some((d, 1)),
+            });
+        }
+    }
+    for i in (1..steps.len()).rev() {
+        steps.swap(i, rng.below(i + 1));
+    }
+    if rng.below(3) == 0 {
+        let at = rng.below(steps.len() + 1);
+        let len = 1 + rng.below(3);
+        steps.insert(at, Step { len, source: None });
+    }
+    steps
+}
+
+/// The elements a source reads, in row-major order of its axes, by
+/// index arithmetic alone.
+fn naive<A: Clone>(v: &ArrayViewD<'_, A>, steps: &[Step]) -> Vec<A> {
+    let lens: Vec<usize> = steps.iter().map(|s| s.len).collect();
+    let total: usize = lens.iter().product();
+    (0..total)
+        .map(|mut n| {
+            let mut at = vec![0; v.ndim()];
+            for (step, &len) in steps.iter().zip(&lens).rev() {
+                let i = n % len;
+                n /= len;
+                if let Some((d, mult)) = step.source {
+                    at[d] += i * mult;
+                }
+            }
+            v[IxDyn(&at)].clone()
+        })
+        .collect()
+}
+
+/// Groups consecutive lengths at random into output dimensions: their
+/// lengths and their ranges of axes.
+fn random_groups(rng: &mut Lcg, lens: &[usize]) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let mut shape: Vec<usize> = Vec::new();
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for (i, &len) in lens.iter().enumerate() {
+        match (shape.last_mut(), groups.last_mut()) {
+            (Some(last), Some(group)) if rng.below(2) == 0 => {
+                *last *= len;
+                group.1 = i + 1;
+            }
+            _ => {
+                shape.push(len);
+                groups.push((i, i + 1));
+            }
+        }
+    }
+    (shape, groups)
 }
 
 #[test]
-fn copy_equals_iteration() {
+fn copy_of_strings_equals_index_arithmetic() {
     let mut rng = Lcg(7);
-    for _ in 0..40 {
-        let (base, perm, flips, steps) = strided(&mut rng);
-        let v = apply(&base, &perm, &flips, &steps);
-        let mut out = Vec::new();
-        kernel::copy(&v, &mut out);
-        assert_eq!(out, v.iter().cloned().collect::<Vec<_>>());
+    for _ in 0..ROUNDS {
+        let nd = 1 + rng.below(3);
+        let shape: Vec<usize> = (0..nd).map(|_| 1 + rng.below(4)).collect();
+        let layout = Layout::random(&mut rng, nd);
+        let base = stored(&shape, &layout, |i| i.to_string());
+        let v = layout.view(&base);
+        let steps = random_steps(&mut rng, &shape);
+        let mut out = Vec::with_capacity(steps.iter().map(|s| s.len).product());
+        kernel::copy(&Source::new(&v, &steps), &mut out);
+        assert_eq!(out, naive(&v, &steps));
+    }
+}
+
+/// Shapes whose two axes straddle the tile lengths (64 × 16 for 4-byte
+/// elements, 32 × 8 for 8-byte ones) and the SIMD blocks (8 and 4 wide).
+/// Miri takes the scalar path, so it needs only the tile edges.
+const EDGES: &[usize] = if cfg!(miri) {
+    &[7, 17, 33, 65]
+} else {
+    &[1, 7, 9, 15, 17, 31, 33, 63, 65]
+};
+
+#[test]
+fn transposes_of_words_straddle_tiles() {
+    let mut rng = Lcg(3);
+    for &a in EDGES {
+        for &b in &EDGES[..EDGES.len() - 1] {
+            if cfg!(miri) && a * b > 600 {
+                continue;
+            }
+            let layout = Layout::random(&mut rng, 2);
+            let base = stored(&[a, b], &layout, |i| i as u32);
+            let v = layout.view(&base);
+            let steps = [
+                Step {
+                    len: b,
+                    source: Some((1, 1)),
+                },
+                Step {
+                    len: a,
+                    source: Some((0, 1)),
+                },
+            ];
+            let mut out = Vec::with_capacity(a * b);
+            kernel::copy(&Source::new(&v, &steps), &mut out);
+            assert_eq!(out, naive(&v, &steps), "{a} x {b}");
+            // The same for 8-byte elements.
+            let base = stored(&[a, b], &layout, |i| i as f64);
+            let v = layout.view(&base);
+            let mut out = Vec::with_capacity(a * b);
+            kernel::copy(&Source::new(&v, &steps), &mut out);
+            assert_eq!(out, naive(&v, &steps), "{a} x {b}");
+        }
     }
 }
 
 #[test]
-fn view_rebuilds_the_same_elements() {
-    let mut rng = Lcg(11);
-    for _ in 0..40 {
-        let (base, perm, flips, steps) = strided(&mut rng);
-        let v = apply(&base, &perm, &flips, &steps);
-        if v.is_empty() {
-            continue;
+fn copies_of_every_width_equal_index_arithmetic() {
+    let mut rng = Lcg(5);
+    for _ in 0..ROUNDS {
+        let nd = 1 + rng.below(3);
+        let shape: Vec<usize> = (0..nd)
+            .map(|_| 1 + rng.below(if cfg!(miri) { 5 } else { 9 }))
+            .collect();
+        let layout = Layout::random(&mut rng, nd);
+        let steps = random_steps(&mut rng, &shape);
+        let n: usize = steps.iter().map(|s| s.len).product();
+        macro_rules! check {
+            ($($t:ty),*) => {$(
+                let base = stored(&shape, &layout, |i| i as $t);
+                let v = layout.view(&base);
+                let mut out = Vec::with_capacity(n);
+                kernel::copy(&Source::new(&v, &steps), &mut out);
+                assert_eq!(out, naive(&v, &steps));
+            )*};
         }
-        // The same view, rebuilt from its own shape and strides, plus a
-        // broadcast axis of stride 0.
-        let mut shape = v.shape().to_vec();
-        let mut strides = v.strides().to_vec();
-        shape.push(3);
-        strides.push(0);
-        let w = kernel::view(&v, &shape, &strides);
-        for (i, e) in v.indexed_iter() {
-            let mut at = i.as_array_view().to_vec();
-            at.push(2);
-            assert_eq!(&w[IxDyn(&at)], e);
-        }
+        check!(u8, i16, f32, u64);
+        let base = stored(&shape, &layout, |i| i % 3 == 0);
+        let v = layout.view(&base);
+        let mut out = Vec::with_capacity(n);
+        kernel::copy(&Source::new(&v, &steps), &mut out);
+        assert_eq!(out, naive(&v, &steps));
     }
 }
 
 #[test]
-#[should_panic(expected = "outside its input")]
-fn view_refuses_to_reach_outside() {
+fn copy_into_any_output_layout() {
+    let mut rng = Lcg(17);
+    for _ in 0..ROUNDS {
+        let nd = 1 + rng.below(3);
+        let shape: Vec<usize> = (0..nd).map(|_| 1 + rng.below(5)).collect();
+        let layout = Layout::random(&mut rng, nd);
+        let steps = random_steps(&mut rng, &shape);
+        let lens: Vec<usize> = steps.iter().map(|s| s.len).collect();
+        let (out_shape, _) = random_groups(&mut rng, &lens);
+        let out_layout = Layout::random(&mut rng, out_shape.len());
+        // Strings: the old values are dropped as they are replaced.
+        let base = stored(&shape, &layout, |i| i.to_string());
+        let v = layout.view(&base);
+        let mut out_base = stored(&out_shape, &out_layout, |_| String::from("old"));
+        kernel::copy_into(&Source::new(&v, &steps), out_layout.view_mut(&mut out_base));
+        let got: Vec<String> = out_layout.view(&out_base).iter().cloned().collect();
+        assert_eq!(got, naive(&v, &steps));
+        // Words: the bit copies.
+        let base = stored(&shape, &layout, |i| i as u32);
+        let v = layout.view(&base);
+        let mut out_base = stored(&out_shape, &out_layout, |_| u32::MAX);
+        kernel::copy_into(&Source::new(&v, &steps), out_layout.view_mut(&mut out_base));
+        let got: Vec<u32> = out_layout.view(&out_base).iter().copied().collect();
+        assert_eq!(got, naive(&v, &steps));
+    }
+}
+
+// Not under Miri: rayon's pool (crossbeam-epoch) itself breaks Stacked
+// Borrows' rules. The integration tests cover this path natively.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn copies_split_over_threads() {
+    // With the thread threshold lowered, words go to the pool: a transpose
+    // and a contiguous-run copy, each compared with index arithmetic.
+    kernel::set_thresholds(Some((0, usize::MAX)));
+    let shape = if cfg!(miri) { [2, 9, 10] } else { [3, 40, 36] };
+    let layout = Layout {
+        perm: vec![0, 1, 2],
+        flips: vec![false, true, false],
+        steps: vec![1, 1, 1],
+    };
+    let base = stored(&shape, &layout, |i| i as u32);
+    let v = layout.view(&base);
+    let step = |d: usize| Step {
+        len: shape[d],
+        source: Some((d, 1)),
+    };
+    let transpose = [step(0), step(2), step(1)];
+    let runs = [step(1), step(0), step(2)];
+    for steps in [&transpose[..], &runs[..]] {
+        let mut out = Vec::with_capacity(shape.iter().product());
+        kernel::copy(&Source::new(&v, steps), &mut out);
+        assert_eq!(out, naive(&v, steps));
+    }
+    kernel::set_thresholds(None);
+}
+
+#[test]
+#[should_panic(expected = "reaches past its input dimension")]
+fn source_refuses_steps_past_the_end() {
     let base = ArrayD::from_elem(IxDyn(&[4]), String::from("x"));
-    let v = base.view();
-    let _ = kernel::view(&v, &[5], &[1]);
+    let steps = [
+        Step {
+            len: 2,
+            source: Some((0, 2)),
+        },
+        Step {
+            len: 3,
+            source: Some((0, 1)),
+        },
+    ];
+    let _ = Source::new(&base.view(), &steps);
 }
 
 #[test]
-fn fold_equals_iteration() {
-    let mut rng = Lcg(13);
-    for _ in 0..40 {
-        let (base, perm, flips, steps) = strided(&mut rng);
-        let v = apply(&base, &perm, &flips, &steps);
-        // Reduce the last axis: out index = row-major over the others.
-        let nd = v.ndim();
-        let lens = v.shape();
-        let mut out_strides = vec![0isize; nd];
-        let mut s = 1isize;
-        for d in (0..nd - 1).rev() {
-            out_strides[d] = s;
-            s *= lens[d] as isize;
+#[should_panic(expected = "do not split the output")]
+fn copy_into_refuses_a_wrong_output_shape() {
+    let base = ArrayD::from_elem(IxDyn(&[2, 3]), 1u8);
+    let mut out = ArrayD::from_elem(IxDyn(&[3, 2]), 0u8);
+    kernel::copy_into(
+        &Source::new(&base.view(), &identity(&[2, 3])),
+        out.view_mut(),
+    );
+}
+
+#[test]
+fn merged_views_read_the_same_elements() {
+    let mut rng = Lcg(11);
+    for _ in 0..ROUNDS {
+        let nd = 1 + rng.below(3);
+        let shape: Vec<usize> = (0..nd).map(|_| 1 + rng.below(4)).collect();
+        let layout = Layout::random(&mut rng, nd);
+        let base = stored(&shape, &layout, |i| i.to_string());
+        let v = layout.view(&base);
+        let steps = random_steps(&mut rng, &shape);
+        let lens: Vec<usize> = steps.iter().map(|s| s.len).collect();
+        let (out_shape, groups) = random_groups(&mut rng, &lens);
+        let src = Source::new(&v, &steps);
+        if let Some(w) = src.merged(&out_shape, &groups) {
+            assert_eq!(w.shape(), &out_shape[..]);
+            assert_eq!(w.iter().cloned().collect::<Vec<_>>(), naive(&v, &steps));
         }
-        let n_out: usize = lens[..nd - 1].iter().product();
+        // Without merges a view always exists.
+        let singles: Vec<(usize, usize)> = (0..lens.len()).map(|k| (k, k + 1)).collect();
+        let w = src.merged(&lens, &singles).expect("no merge to refuse");
+        assert_eq!(w.iter().cloned().collect::<Vec<_>>(), naive(&v, &steps));
+    }
+}
+
+#[test]
+fn fold_equals_index_arithmetic() {
+    let mut rng = Lcg(13);
+    for _ in 0..ROUNDS {
+        let nd = 1 + rng.below(3);
+        let shape: Vec<usize> = (0..nd).map(|_| 1 + rng.below(4)).collect();
+        let layout = Layout::random(&mut rng, nd);
+        let base = stored(&shape, &layout, |i| i.to_string());
+        let v = layout.view(&base);
+        let steps = random_steps(&mut rng, &shape);
+        let kept = rng.below(steps.len() + 1);
+        let n_out: usize = steps[..kept].iter().map(|s| s.len).product();
         let mut acc = vec![String::new(); n_out];
-        kernel::fold(&v, &out_strides, &mut acc, |a, e| {
+        kernel::fold(&Source::new(&v, &steps), kept, &mut acc, |a, e| {
             a.push_str(e);
             a.push(',');
         });
-        let mut want = vec![String::new(); n_out];
-        for (i, e) in v.indexed_iter() {
-            let o: usize = (0..nd - 1).map(|d| i[d] * out_strides[d] as usize).sum();
-            want[o].push_str(e);
-            want[o].push(',');
-        }
-        // The fold may visit the reduced axis in memory order: compare as
-        // multisets of items per output.
-        for (a, w) in acc.iter().zip(&want) {
-            let mut a: Vec<&str> = a.split(',').collect();
-            let mut w: Vec<&str> = w.split(',').collect();
-            a.sort_unstable();
-            w.sort_unstable();
-            assert_eq!(a, w);
+        // Every element lands in the accumulator of its kept index; the
+        // fold visits memory order, so compare as multisets.
+        let per: usize = steps[kept..].iter().map(|s| s.len).product();
+        let all = naive(&v, &steps);
+        for (o, a) in acc.iter().enumerate() {
+            let mut got: Vec<&str> = a.split_terminator(',').collect();
+            let mut want: Vec<&str> = all[o * per..(o + 1) * per]
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want);
         }
     }
+}
+
+#[test]
+fn pooling_equals_the_fold() {
+    // `b c (h kh) (w kw) -> b c h w` and friends, in random layouts: the
+    // pooling kernel gives the fold's sums and means bit for bit.
+    let mut rng = Lcg(19);
+    let mut pooled = 0;
+    for _ in 0..ROUNDS * 3 / 2 {
+        let (h, w) = (1 + rng.below(3), 1 + rng.below(9));
+        let (kh, kw) = (1 + rng.below(3), 1 + rng.below(3));
+        let shape = [2, h * kh, w * kw];
+        let layout = if rng.below(2) == 0 {
+            Layout {
+                perm: vec![0, 1, 2],
+                flips: vec![false; 3],
+                steps: vec![1; 3],
+            }
+        } else {
+            Layout::random(&mut rng, 3)
+        };
+        let base = stored(&shape, &layout, |i| (i % 7) as f32 * 0.3 - 0.5);
+        let v = layout.view(&base);
+        let step = |len, d, mult| Step {
+            len,
+            source: Some((d, mult)),
+        };
+        let steps = [
+            step(2, 0, 1),
+            step(h, 1, kh),
+            step(w, 2, kw),
+            step(kh, 1, 1),
+            step(kw, 2, 1),
+        ];
+        let src = Source::new(&v, &steps);
+        for mean in [false, true] {
+            let mut acc = vec![0.0f64; 2 * h * w];
+            kernel::fold(&src, 3, &mut acc, |a, e| *a += *e as f64);
+            let count = (kh * kw) as f64;
+            let want: Vec<f32> = acc
+                .iter()
+                .map(|&a| if mean { (a / count) as f32 } else { a as f32 })
+                .collect();
+            let mut got = Vec::with_capacity(want.len());
+            if kernel::pool(&src, 3, mean, &mut got) {
+                pooled += 1;
+                assert_eq!(got, want, "{shape:?} {:?}", layout.perm);
+                let mut into = vec![f32::NAN; want.len()];
+                assert!(kernel::pool_into(&src, 3, mean, &mut into));
+                assert_eq!(into, want);
+            } else {
+                assert!(got.is_empty());
+            }
+        }
+    }
+    assert!(pooled > ROUNDS, "the standard layouts all pool ({pooled})");
 }

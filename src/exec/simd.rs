@@ -1,0 +1,378 @@
+//! x86-64 micro-kernels: in-register transposes for 4- and 8-byte
+//! elements, the pairwise f32 pooling rows, and streaming copies.
+//!
+//! The transposes and pooling rows are `#[target_feature(enable = "avx")]`:
+//! callers in [`kernel`](super::kernel) check
+//! `is_x86_feature_detected!("avx")` first (invariant 6 there); the
+//! streaming copy needs only SSE2, which every x86-64 CPU has. They take
+//! raw pointers with strides in elements; each documents, under *Safety*,
+//! the offsets it reads and writes, which the caller has proven in bounds
+//! (invariants 1–3 there). The kernels only move bits (loads, shuffles and
+//! stores) except the pooling rows, whose arithmetic matches the scalar
+//! code bit for bit: the same `f64` additions in the same order.
+//!
+//! *Streaming* (non-temporal) stores write around the caches. For outputs
+//! much larger than the caches they save reading each destination line
+//! before writing it; they are weakly ordered, so a kernel that used them
+//! ends with [`fence`] before its writes can be seen by another thread.
+
+use std::arch::x86_64::*;
+
+use super::kernel::Scale;
+
+/// Transposes an `m × n` tile of 4-byte elements: `dst[i * di + j] =
+/// src[i + j * sj]` for `i < m`, `j < n`. Full 8 × 8 blocks go through
+/// registers, the ragged edges element by element. With `stream`, the
+/// blocks' rows are written with streaming stores.
+///
+/// # Safety
+///
+/// The CPU supports AVX; every `src + i + j * sj` and `dst + i * di + j`
+/// with `i < m`, `j < n` is a valid element to read or write, and the two
+/// ranges do not overlap. With `stream`, `dst` is 16-byte aligned and `di`
+/// a multiple of 4.
+#[target_feature(enable = "avx")]
+pub(super) unsafe fn transpose_u32(
+    src: *const u32,
+    sj: isize,
+    dst: *mut u32,
+    di: isize,
+    m: usize,
+    n: usize,
+    stream: bool,
+) {
+    let (m8, n8) = (m & !7, n & !7);
+    // Row blocks outside, so that consecutive blocks finish the same
+    // destination lines (which streaming stores need).
+    for i in (0..m8).step_by(8) {
+        for j in (0..n8).step_by(8) {
+            let (i, j) = (i as isize, j as isize);
+            // SAFETY: the block's rows `j..j + 8` and columns `i..i + 8`
+            // lie inside the `m × n` tile (`i + 8 <= m8 <= m`, same for
+            // `j`), so all its offsets are valid (this function's
+            // contract); its destination rows start 16-byte aligned when
+            // `stream` (`dst` aligned, `di` and `j` multiples of 4).
+            unsafe {
+                block_u32(
+                    src.offset(i + j * sj),
+                    sj,
+                    dst.offset(i * di + j),
+                    di,
+                    stream,
+                )
+            };
+        }
+    }
+    // The edges: columns `m8..m` of every row, then rows `n8..n`.
+    for j in 0..n as isize {
+        let from = if (j as usize) < n8 { m8 } else { 0 };
+        for i in from as isize..m as isize {
+            // SAFETY: `i < m`, `j < n`: inside the tile.
+            unsafe { *dst.offset(i * di + j) = *src.offset(i + j * sj) };
+        }
+    }
+}
+
+/// Stores 8 lanes at `d`: unaligned, or as two 16-byte streaming stores.
+///
+/// # Safety
+///
+/// AVX; `d .. d + 8` valid to write; with `stream`, `d` 16-byte aligned.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn put_ps(d: *mut f32, v: __m256, stream: bool) {
+    // SAFETY: as this function's contract.
+    unsafe {
+        if stream {
+            _mm_stream_ps(d, _mm256_castps256_ps128(v));
+            _mm_stream_ps(d.add(4), _mm256_extractf128_ps::<1>(v));
+        } else {
+            _mm256_storeu_ps(d, v);
+        }
+    }
+}
+
+/// One 8 × 8 block of [`transpose_u32`].
+///
+/// # Safety
+///
+/// AVX; `src + i + j * sj` and `dst + i * di + j` valid for `i, j < 8`;
+/// with `stream`, every `dst + i * di` 16-byte aligned.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn block_u32(src: *const u32, sj: isize, dst: *mut u32, di: isize, stream: bool) {
+    let s = src.cast::<f32>();
+    let d = dst.cast::<f32>();
+    // SAFETY: for all loads and stores below, row `r` of the source is the 8
+    // elements at `src + r * sj`, row `r` of the destination the 8 at
+    // `dst + r * di`, `r < 8`: valid by the contract. The f32 lanes only
+    // carry bits; shuffles and unaligned loads and stores do not alter them.
+    unsafe {
+        let r0 = _mm256_loadu_ps(s);
+        let r1 = _mm256_loadu_ps(s.offset(sj));
+        let r2 = _mm256_loadu_ps(s.offset(2 * sj));
+        let r3 = _mm256_loadu_ps(s.offset(3 * sj));
+        let r4 = _mm256_loadu_ps(s.offset(4 * sj));
+        let r5 = _mm256_loadu_ps(s.offset(5 * sj));
+        let r6 = _mm256_loadu_ps(s.offset(6 * sj));
+        let r7 = _mm256_loadu_ps(s.offset(7 * sj));
+        let t0 = _mm256_unpacklo_ps(r0, r1);
+        let t1 = _mm256_unpackhi_ps(r0, r1);
+        let t2 = _mm256_unpacklo_ps(r2, r3);
+        let t3 = _mm256_unpackhi_ps(r2, r3);
+        let t4 = _mm256_unpacklo_ps(r4, r5);
+        let t5 = _mm256_unpackhi_ps(r4, r5);
+        let t6 = _mm256_unpacklo_ps(r6, r7);
+        let t7 = _mm256_unpackhi_ps(r6, r7);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        put_ps(d, _mm256_permute2f128_ps::<0x20>(u0, u4), stream);
+        put_ps(d.offset(di), _mm256_permute2f128_ps::<0x20>(u1, u5), stream);
+        put_ps(
+            d.offset(2 * di),
+            _mm256_permute2f128_ps::<0x20>(u2, u6),
+            stream,
+        );
+        put_ps(
+            d.offset(3 * di),
+            _mm256_permute2f128_ps::<0x20>(u3, u7),
+            stream,
+        );
+        put_ps(
+            d.offset(4 * di),
+            _mm256_permute2f128_ps::<0x31>(u0, u4),
+            stream,
+        );
+        put_ps(
+            d.offset(5 * di),
+            _mm256_permute2f128_ps::<0x31>(u1, u5),
+            stream,
+        );
+        put_ps(
+            d.offset(6 * di),
+            _mm256_permute2f128_ps::<0x31>(u2, u6),
+            stream,
+        );
+        put_ps(
+            d.offset(7 * di),
+            _mm256_permute2f128_ps::<0x31>(u3, u7),
+            stream,
+        );
+    }
+}
+
+/// Transposes an `m × n` tile of 8-byte elements: `dst[i * di + j] =
+/// src[i + j * sj]`, with 4 × 4 blocks in registers.
+///
+/// # Safety
+///
+/// As [`transpose_u32`], except that with `stream`, `di` is even.
+#[target_feature(enable = "avx")]
+pub(super) unsafe fn transpose_u64(
+    src: *const u64,
+    sj: isize,
+    dst: *mut u64,
+    di: isize,
+    m: usize,
+    n: usize,
+    stream: bool,
+) {
+    let (m4, n4) = (m & !3, n & !3);
+    for i in (0..m4).step_by(4) {
+        for j in (0..n4).step_by(4) {
+            let (i, j) = (i as isize, j as isize);
+            // SAFETY: the 4 × 4 block at (i, j) lies inside the tile; its
+            // destination rows start 16-byte aligned when `stream`.
+            unsafe {
+                block_u64(
+                    src.offset(i + j * sj),
+                    sj,
+                    dst.offset(i * di + j),
+                    di,
+                    stream,
+                )
+            };
+        }
+    }
+    for j in 0..n as isize {
+        let from = if (j as usize) < n4 { m4 } else { 0 };
+        for i in from as isize..m as isize {
+            // SAFETY: `i < m`, `j < n`: inside the tile.
+            unsafe { *dst.offset(i * di + j) = *src.offset(i + j * sj) };
+        }
+    }
+}
+
+/// Stores 4 lanes at `d`: unaligned, or as two 16-byte streaming stores.
+///
+/// # Safety
+///
+/// AVX; `d .. d + 4` valid to write; with `stream`, `d` 16-byte aligned.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn put_pd(d: *mut f64, v: __m256d, stream: bool) {
+    // SAFETY: as this function's contract.
+    unsafe {
+        if stream {
+            _mm_stream_pd(d, _mm256_castpd256_pd128(v));
+            _mm_stream_pd(d.add(2), _mm256_extractf128_pd::<1>(v));
+        } else {
+            _mm256_storeu_pd(d, v);
+        }
+    }
+}
+
+/// One 4 × 4 block of [`transpose_u64`].
+///
+/// # Safety
+///
+/// AVX; `src + i + j * sj` and `dst + i * di + j` valid for `i, j < 4`;
+/// with `stream`, every `dst + i * di` 16-byte aligned.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn block_u64(src: *const u64, sj: isize, dst: *mut u64, di: isize, stream: bool) {
+    let s = src.cast::<f64>();
+    let d = dst.cast::<f64>();
+    // SAFETY: rows `r < 4` of 4 elements at `src + r * sj` and
+    // `dst + r * di`, valid by the contract; the f64 lanes only carry bits.
+    unsafe {
+        let r0 = _mm256_loadu_pd(s);
+        let r1 = _mm256_loadu_pd(s.offset(sj));
+        let r2 = _mm256_loadu_pd(s.offset(2 * sj));
+        let r3 = _mm256_loadu_pd(s.offset(3 * sj));
+        let t0 = _mm256_unpacklo_pd(r0, r1);
+        let t1 = _mm256_unpackhi_pd(r0, r1);
+        let t2 = _mm256_unpacklo_pd(r2, r3);
+        let t3 = _mm256_unpackhi_pd(r2, r3);
+        put_pd(d, _mm256_permute2f128_pd::<0x20>(t0, t2), stream);
+        put_pd(d.offset(di), _mm256_permute2f128_pd::<0x20>(t1, t3), stream);
+        put_pd(
+            d.offset(2 * di),
+            _mm256_permute2f128_pd::<0x31>(t0, t2),
+            stream,
+        );
+        put_pd(
+            d.offset(3 * di),
+            _mm256_permute2f128_pd::<0x31>(t1, t3),
+            stream,
+        );
+    }
+}
+
+/// Rows of f32 pooling with windows of `k` adjacent elements (`k` is 1
+/// or 2): for `row < rows` and `w < width`, `acc = Σ_{r < depth} Σ_{j <
+/// k} src[row * rs + r * sr + w * k + j]`, added in that order in `f64`
+/// starting from 0, and `dst[row * width + w] = scale(acc)` rounded to
+/// f32. Four outputs at a time in registers, the rest of each row one by
+/// one, with the same additions in the same order.
+///
+/// # Safety
+///
+/// AVX; `k` is 1 or 2; `src + row * rs + r * sr + i` is a valid element to
+/// read for `row < rows`, `r < depth`, `i < width * k`; `dst + i` valid to
+/// write for `i < rows * width`.
+#[target_feature(enable = "avx")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn pool_rows_f32(
+    src: *const f32,
+    rs: isize,
+    rows: usize,
+    sr: isize,
+    depth: usize,
+    k: usize,
+    dst: *mut f32,
+    width: usize,
+    scale: Scale,
+) {
+    let n4 = width & !3;
+    for row in 0..rows {
+        // SAFETY: row `row < rows` of the input and of the output.
+        let (s, d) = unsafe { (src.offset(row as isize * rs), dst.add(row * width)) };
+        for w in (0..n4).step_by(4) {
+            let mut acc = _mm256_setzero_pd();
+            for r in 0..depth as isize {
+                // SAFETY: the windows of outputs `w..w + 4` in input row
+                // `r` are `s + r * sr + (w * k .. (w + 4) * k)`, inside the
+                // row (`w + 4 <= width`).
+                unsafe {
+                    let p = s.offset(r * sr + (w * k) as isize);
+                    if k == 1 {
+                        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_loadu_ps(p)));
+                    } else {
+                        let lo = _mm_loadu_ps(p);
+                        let hi = _mm_loadu_ps(p.add(4));
+                        let even = _mm_shuffle_ps::<0b10_00_10_00>(lo, hi);
+                        let odd = _mm_shuffle_ps::<0b11_01_11_01>(lo, hi);
+                        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(even));
+                        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(odd));
+                    }
+                }
+            }
+            let v = match scale {
+                Scale::One => acc,
+                Scale::Times(f) => _mm256_mul_pd(acc, _mm256_set1_pd(f)),
+                Scale::Over(c) => _mm256_div_pd(acc, _mm256_set1_pd(c)),
+            };
+            // SAFETY: `d + w .. d + w + 4` with `w + 4 <= width`.
+            unsafe { _mm_storeu_ps(d.add(w), _mm256_cvtpd_ps(v)) };
+        }
+        for w in n4..width {
+            let mut acc = 0.0f64;
+            for r in 0..depth as isize {
+                for j in 0..k {
+                    // SAFETY: element `j < k` of window `w < width` in
+                    // input row `r`.
+                    acc += unsafe { *s.offset(r * sr + (w * k + j) as isize) } as f64;
+                }
+            }
+            // SAFETY: output `w < width` of this row.
+            unsafe { *d.add(w) = scale.apply(acc) as f32 };
+        }
+    }
+}
+
+/// Copies `bytes` bytes from `src` to `dst`, the 16-byte-aligned part of
+/// the destination with streaming stores.
+///
+/// # Safety
+///
+/// `src .. src + bytes` valid to read, `dst .. dst + bytes` valid to
+/// write, not overlapping.
+pub(super) unsafe fn stream_copy(src: *const u8, dst: *mut u8, bytes: usize) {
+    let head = dst.align_offset(16).min(bytes);
+    let body = (bytes - head) & !63;
+    // SAFETY: `head + body <= bytes`, so every range below lies within the
+    // two buffers (this function's contract); `dst + head` is 16-byte
+    // aligned and so is every 16-byte step from it.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src, dst, head);
+        let (s, d) = (src.add(head), dst.add(head));
+        for k in (0..body).step_by(64) {
+            let (s, d) = (s.add(k).cast::<__m128i>(), d.add(k).cast::<__m128i>());
+            let a = _mm_loadu_si128(s);
+            let b = _mm_loadu_si128(s.add(1));
+            let c = _mm_loadu_si128(s.add(2));
+            let e = _mm_loadu_si128(s.add(3));
+            _mm_stream_si128(d, a);
+            _mm_stream_si128(d.add(1), b);
+            _mm_stream_si128(d.add(2), c);
+            _mm_stream_si128(d.add(3), e);
+        }
+        let done = head + body;
+        std::ptr::copy_nonoverlapping(src.add(done), dst.add(done), bytes - done);
+    }
+}
+
+/// Orders earlier streaming stores before every later store, so that
+/// whoever synchronises with this thread afterwards sees them.
+pub(super) fn fence() {
+    // SAFETY: `sfence` has no operands and is part of SSE, which every
+    // x86-64 CPU has.
+    unsafe { _mm_sfence() }
+}
