@@ -154,11 +154,7 @@ pub mod __private {
         S: Data<Elem = A>,
         D: Dimension,
     {
-        let plan = cached(Op::Repeat, pattern, axes_lengths)?.plan(x.shape())?;
-        Ok(crate::exec::reference::rearrange(
-            &plan,
-            &x.view().into_dyn(),
-        ))
+        reference_copy(Op::Repeat, x, pattern, axes_lengths)
     }
 
     /// Sets the sizes in bytes from which the kernels use threads and
@@ -180,7 +176,22 @@ pub mod __private {
         S: Data<Elem = A>,
         D: Dimension,
     {
-        let plan = cached(Op::Rearrange, pattern, axes_lengths)?.plan(x.shape())?;
+        reference_copy(Op::Rearrange, x, pattern, axes_lengths)
+    }
+
+    /// Rearrange or repeat by the reference executor.
+    fn reference_copy<A, S, D>(
+        op: Op,
+        x: &ArrayBase<S, D>,
+        pattern: &str,
+        axes_lengths: &[(&str, usize)],
+    ) -> Result<ArrayD<A>, Error>
+    where
+        A: Clone,
+        S: Data<Elem = A>,
+        D: Dimension,
+    {
+        let plan = cached(op, pattern, axes_lengths)?.plan(x.shape())?;
         Ok(crate::exec::reference::rearrange(
             &plan,
             &x.view().into_dyn(),
