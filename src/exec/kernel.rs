@@ -627,7 +627,8 @@ fn word_width<A>() -> Option<usize> {
 unsafe fn words<T: Word>(src: *const T, dst: *mut T, loops: &[Loop], body: Body) {
     let count: usize = loops.iter().map(|l| l.len).product();
     let bytes = count.saturating_mul(size_of::<T>());
-    let mover = Bits::<T>::new(bytes >= STREAM_BYTES.load(Ordering::Relaxed));
+    let limit = STREAM_BYTES.load(Ordering::Relaxed);
+    let mover = Bits::<T>::new(bytes >= limit, bytes / 2 >= limit);
     #[cfg(feature = "rayon")]
     {
         let threads = threads_for(bytes);
@@ -770,6 +771,15 @@ trait Mover: Copy {
         unsafe { by_lines(self, t) }
     }
 
+    /// How many elements the first tile along the output's lines (stride
+    /// `dj`, from `dst`) spans, so that the following tiles of `tj` start
+    /// on 64-byte lines of the output; 0 keeps every tile `tj` long. Only
+    /// a hint: the tiles cover the axis once whatever the value.
+    fn head(self, dst: *mut Self::Dst, dj: isize, tj: usize) -> usize {
+        let _ = (dst, dj, tj);
+        0
+    }
+
     /// Called when a thread has finished its part of a nest.
     fn finish(self) {}
 }
@@ -910,7 +920,13 @@ fn has_avx() -> bool {
 /// streaming stores for large outputs.
 struct Bits<T> {
     avx: bool,
+    /// Streaming stores for lines.
     stream: bool,
+    /// Streaming stores for transposed tiles: only from twice the lines'
+    /// threshold. A transposed 16 MiB output (W3) ran at about half the
+    /// speed with them, most of it still fitting the last-level cache;
+    /// at 64 MiB (W2) they neither helped nor hurt.
+    stream_tiles: bool,
     _word: PhantomData<T>,
 }
 
@@ -922,10 +938,12 @@ impl<T> Clone for Bits<T> {
 impl<T> Copy for Bits<T> {}
 
 impl<T: Word> Bits<T> {
-    fn new(stream: bool) -> Bits<T> {
+    fn new(stream: bool, stream_tiles: bool) -> Bits<T> {
+        let x86 = cfg!(target_arch = "x86_64");
         Bits {
             avx: has_avx(),
-            stream: stream && cfg!(target_arch = "x86_64"),
+            stream: stream && x86,
+            stream_tiles: stream && stream_tiles && x86,
             _word: PhantomData,
         }
     }
@@ -963,11 +981,22 @@ impl<T: Word> Mover for Bits<T> {
     unsafe fn tile(self, t: Tile<T, T>) {
         // SAFETY: AVX was detected; the unit strides are checked; the
         // tile's offsets are elements (contract).
-        if self.avx && t.si == 1 && t.dj == 1 && unsafe { T::transpose_avx(&t, self.stream) } {
+        if self.avx && t.si == 1 && t.dj == 1 && unsafe { T::transpose_avx(&t, self.stream_tiles) }
+        {
             return;
         }
         // SAFETY: as this function's contract.
         unsafe { by_lines(self, t) }
+    }
+
+    fn head(self, dst: *mut T, dj: isize, tj: usize) -> usize {
+        // Whole 64-byte lines of the output per tile, when its lines are
+        // contiguous and `tj` elements make whole lines.
+        let line = 64 / size_of::<T>();
+        if dj != 1 || tj % line != 0 {
+            return 0;
+        }
+        dst.align_offset(64) % line
     }
 
     fn finish(self) {
@@ -1034,8 +1063,16 @@ unsafe fn nest_body<M: Mover>(
             // tiles along the output's: the output's lines are written in
             // order within a band, and each input line read in one tile.
             odometer(&outer, |so, d_o| {
+                // The first tile along the output's lines is cut short so
+                // that the others start on a cache line of the output.
+                let head = m.head(dst.wrapping_offset(d_o), inner.dst, tj);
+                let starts = (head > 0)
+                    .then_some(0)
+                    .into_iter()
+                    .chain((head..inner.len).step_by(tj));
                 for i0 in (0..b.len).step_by(tb) {
-                    for j0 in (0..inner.len).step_by(tj) {
+                    for j0 in starts.clone() {
+                        let n = if j0 < head { head } else { tj };
                         let (i, j) = (i0 as isize, j0 as isize);
                         // SAFETY: the outer loops' offsets plus the
                         // tiles', which cover `b` and `inner` exactly
@@ -1047,7 +1084,7 @@ unsafe fn nest_body<M: Mover>(
                                 m: tb.min(b.len - i0),
                                 si: b.src,
                                 di: b.dst,
-                                n: tj.min(inner.len - j0),
+                                n: n.min(inner.len - j0),
                                 sj: inner.src,
                                 dj: inner.dst,
                             })
