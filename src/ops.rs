@@ -63,7 +63,7 @@ where
 {
     let compiled = cached(Op::Rearrange, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
-    exec::rearrange_any(&plan, x.view())
+    exec::rearrange(&plan, x.view())
 }
 
 /// A compiled rearrange pattern, like einops' `Rearrange` layer.
@@ -146,7 +146,7 @@ impl Rearrange {
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        exec::rearrange_any(&plan, x.view())
+        exec::rearrange(&plan, x.view())
     }
 
     /// Rearranges `x` into `out`, an array of the result's shape in any
@@ -358,7 +358,7 @@ where
 {
     let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
-    exec::rearrange_any(&plan, x.view())
+    exec::rearrange(&plan, x.view())
 }
 
 /// [`rearrange`] for a list of same-shape arrays, stacked on a new leading
@@ -684,7 +684,7 @@ impl Repeat {
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        exec::rearrange_any(&plan, x.view())
+        exec::rearrange(&plan, x.view())
     }
 
     /// Repeats `x` into `out`, an array of the result's shape in any

@@ -96,11 +96,6 @@ impl Plan {
         &self.output_shape
     }
 
-    /// The number of elements of the result.
-    pub(crate) fn output_len(&self) -> usize {
-        self.output_shape.iter().product()
-    }
-
     /// Whether the result is a view (no data copied) when the input is in
     /// standard (row-major, contiguous) layout.
     ///

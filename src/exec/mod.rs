@@ -23,33 +23,19 @@ use smallvec::SmallVec;
 use crate::error::Error;
 use crate::plan::{Plan, Step};
 
-/// [`rearrange`] for an input of any dimension type: a standard-layout
-/// input takes the plan's prepared view or copy without converting its
-/// dimensions.
-pub(crate) fn rearrange_any<'a, A: Clone, D: Dimension>(
+/// Rearrange or repeat `x` by `plan`: a view when strides suffice, else a
+/// standard-layout copy. A standard-layout input takes the plan's prepared
+/// view or copy without converting its dimensions.
+pub(crate) fn rearrange<'a, A: Clone, D: Dimension>(
     plan: &Plan,
     x: ArrayView<'a, A, D>,
 ) -> Result<CowArray<'a, A, IxDyn>, Error> {
-    if let Some(p) = plan.prepared().filter(|p| p.fits(&x)) {
-        if let Some(v) = p.view(&x) {
-            return Ok(CowArray::from(v));
-        }
-        let mut data = plan.buffer(plan.output_len())?;
-        kernel::copy_prepared(p, &x, &mut data);
-        let out = ArrayD::from_shape_vec(IxDyn(plan.output_shape()), data);
-        return Ok(CowArray::from(
-            out.expect("the copy holds one element per output element"),
-        ));
+    // A standard-layout input has its view or copy prepared (for results
+    // that are not empty); other layouts are worked out here.
+    let prepared = plan.prepared().filter(|p| p.fits(&x));
+    if let Some(v) = prepared.and_then(|p| p.view(&x)) {
+        return Ok(CowArray::from(v));
     }
-    rearrange(plan, x.into_dyn())
-}
-
-/// Rearrange or repeat `x` by `plan`: a view when strides suffice, else a
-/// standard-layout copy.
-pub(crate) fn rearrange<'a, A: Clone>(
-    plan: &Plan,
-    x: ArrayView<'a, A, IxDyn>,
-) -> Result<CowArray<'a, A, IxDyn>, Error> {
     let shape = IxDyn(plan.output_shape());
     let n = shape.size();
     if x.is_empty() || n == 0 {
@@ -58,17 +44,12 @@ pub(crate) fn rearrange<'a, A: Clone>(
             empty.expect("an empty shape holds no elements"),
         ));
     }
-    // A standard-layout input has its view or copy prepared; other
-    // layouts are worked out here.
-    let prepared = plan.prepared().filter(|p| p.fits(&x));
     let mut data;
     if let Some(p) = prepared {
-        if let Some(v) = p.view(&x) {
-            return Ok(CowArray::from(v));
-        }
         data = plan.buffer(n)?;
         kernel::copy_prepared(p, &x, &mut data);
     } else {
+        let x = x.into_dyn();
         let src = kernel::Source::new(&x, plan.kept_steps());
         if let Some(v) = src.merged(plan.output_shape(), plan.output_groups()) {
             return Ok(CowArray::from(v));

@@ -41,31 +41,54 @@ pub(super) unsafe fn transpose_u32(
     n: usize,
     stream: bool,
 ) {
-    let (m8, n8) = (m & !7, n & !7);
-    // Row blocks outside, so that consecutive blocks finish the same
-    // destination lines (which streaming stores need).
-    for i in (0..m8).step_by(8) {
-        for j in (0..n8).step_by(8) {
-            let (i, j) = (i as isize, j as isize);
-            // SAFETY: the block's rows `j..j + 8` and columns `i..i + 8`
-            // lie inside the `m × n` tile (`i + 8 <= m8 <= m`, same for
-            // `j`), so all its offsets are valid (this function's
-            // contract); its destination rows start 16-byte aligned when
-            // `stream` (`dst` aligned, `di` and `j` multiples of 4).
-            unsafe {
-                block_u32(
-                    src.offset(i + j * sj),
-                    sj,
-                    dst.offset(i * di + j),
-                    di,
-                    stream,
-                )
-            };
+    // SAFETY: `block_u32` moves the 8 × 8 block at `(i, j)`, inside the
+    // tile as `by_blocks` promises, so every offset it touches is valid
+    // (this function's contract); its destination rows start 16-byte
+    // aligned when `stream` (`dst` aligned, `di` and `j` multiples of 4).
+    unsafe {
+        by_blocks::<_, 8>(src, sj, dst, di, m, n, |i, j| {
+            block_u32(
+                src.offset(i + j * sj),
+                sj,
+                dst.offset(i * di + j),
+                di,
+                stream,
+            )
+        })
+    }
+}
+
+/// The loops of a blocked transpose (`dst[i * di + j] = src[i + j * sj]`,
+/// `i < m`, `j < n`): `block(i, j)` for every full `B × B` block, row
+/// blocks outside so that consecutive blocks finish the same destination
+/// lines (which streaming stores need), then the ragged edges element by
+/// element.
+///
+/// # Safety
+///
+/// Every `src + i + j * sj` and `dst + i * di + j` with `i < m`, `j < n`
+/// is a valid element to read or write, and `block(i, j)` is sound when
+/// its block `i..i + B`, `j..j + B` lies inside the tile.
+#[inline(always)]
+unsafe fn by_blocks<T: Copy, const B: usize>(
+    src: *const T,
+    sj: isize,
+    dst: *mut T,
+    di: isize,
+    m: usize,
+    n: usize,
+    mut block: impl FnMut(isize, isize),
+) {
+    let (mb, nb) = (m - m % B, n - n % B);
+    for i in (0..mb).step_by(B) {
+        for j in (0..nb).step_by(B) {
+            // `i + B <= mb <= m`, and the same for `j`: inside the tile.
+            block(i as isize, j as isize);
         }
     }
-    // The edges: columns `m8..m` of every row, then rows `n8..n`.
+    // The edges: columns `mb..m` of every row, then rows `nb..n`.
     for j in 0..n as isize {
-        let from = if (j as usize) < n8 { m8 } else { 0 };
+        let from = if (j as usize) < nb { mb } else { 0 };
         for i in from as isize..m as isize {
             // SAFETY: `i < m`, `j < n`: inside the tile.
             unsafe { *dst.offset(i * di + j) = *src.offset(i + j * sj) };
@@ -183,29 +206,19 @@ pub(super) unsafe fn transpose_u64(
     n: usize,
     stream: bool,
 ) {
-    let (m4, n4) = (m & !3, n & !3);
-    for i in (0..m4).step_by(4) {
-        for j in (0..n4).step_by(4) {
-            let (i, j) = (i as isize, j as isize);
-            // SAFETY: the 4 × 4 block at (i, j) lies inside the tile; its
-            // destination rows start 16-byte aligned when `stream`.
-            unsafe {
-                block_u64(
-                    src.offset(i + j * sj),
-                    sj,
-                    dst.offset(i * di + j),
-                    di,
-                    stream,
-                )
-            };
-        }
-    }
-    for j in 0..n as isize {
-        let from = if (j as usize) < n4 { m4 } else { 0 };
-        for i in from as isize..m as isize {
-            // SAFETY: `i < m`, `j < n`: inside the tile.
-            unsafe { *dst.offset(i * di + j) = *src.offset(i + j * sj) };
-        }
+    // SAFETY: `block_u64` moves the 4 × 4 block at `(i, j)`, inside the
+    // tile as `by_blocks` promises; its destination rows start 16-byte
+    // aligned when `stream` (`dst` aligned, `di` and `j` even).
+    unsafe {
+        by_blocks::<_, 4>(src, sj, dst, di, m, n, |i, j| {
+            block_u64(
+                src.offset(i + j * sj),
+                sj,
+                dst.offset(i * di + j),
+                di,
+                stream,
+            )
+        })
     }
 }
 
