@@ -417,20 +417,19 @@ fn merge(
     Some(merged)
 }
 
-/// [`copy`] with a prepared nest: `false` (and nothing written) unless `x`
-/// is in standard layout with the nest's input shape.
+/// [`copy`] with a prepared nest.
 ///
 /// # Panics
 ///
-/// If `out` has room for fewer elements than the result has.
+/// Unless `x` is in standard layout with the nest's input shape (callers
+/// check [`Prepared::fits`]), or if `out` has room for fewer elements than
+/// the result has.
 pub(crate) fn copy_prepared<A: Clone, D: Dimension>(
     p: &Prepared,
     x: &ArrayView<'_, A, D>,
     out: &mut Vec<A>,
-) -> bool {
-    if !p.fits(x) {
-        return false;
-    }
+) {
+    assert!(p.fits(x), "the input does not have the prepared layout");
     let spare = &mut out.spare_capacity_mut()[..p.output_len];
     // SAFETY: `x` has the layout the nest was made and checked for
     // (invariant 4), and `spare` has the `output_len` slots of the
@@ -447,7 +446,6 @@ pub(crate) fn copy_prepared<A: Clone, D: Dimension>(
     let len = out.len();
     // SAFETY: the copy wrote every one of the slots (invariant 7).
     unsafe { out.set_len(len + p.output_len) };
-    true
 }
 
 /// [`copy_into`] with a prepared nest: `false` (and nothing written)
