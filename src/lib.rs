@@ -86,6 +86,7 @@ pub mod doc {
     //! Documentation pages.
     pub mod einops_users;
 }
+mod einmix;
 mod einsum;
 mod error;
 mod exec;
@@ -99,6 +100,7 @@ mod reduction;
 mod resolve;
 mod span;
 
+pub use crate::einmix::EinMix;
 pub use crate::einsum::{Einsum, einsum};
 pub use crate::error::{Error, ErrorKind, Side};
 pub use crate::ops::{

@@ -1,6 +1,7 @@
 //! The integration tests, built as one binary.
 
 mod common;
+mod einmix;
 mod einsum;
 mod errors;
 mod kernels;
