@@ -99,6 +99,8 @@ pub mod prelude;
 mod reduction;
 mod resolve;
 mod span;
+#[cfg(any(feature = "proptest", feature = "arbitrary"))]
+pub mod strategies;
 
 pub use crate::einmix::EinMix;
 pub use crate::einsum::{Einsum, einsum};

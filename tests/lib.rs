@@ -9,4 +9,6 @@ mod pack;
 mod prop;
 mod rearrange;
 mod regression_fuzz;
+#[cfg(feature = "proptest")]
+mod strategies;
 mod threads;
