@@ -178,14 +178,18 @@ impl<A: LinalgScalar + From<f32>> EinMix<A> {
             (Some(dims), Some(text)) => Some(alloc(text, dims)?),
             _ => None,
         };
-        let mut einsum = Einsum::new(&spec.einsum_pattern)?;
+        // The einsum and rearrange are built from checked parts, so they
+        // should not fail; if they do, the error points at all of
+        // `pattern`, not into text the caller never wrote.
+        let built = |e: Error| Error::new(pattern, e.kind().clone(), whole(pattern));
+        let mut einsum = Einsum::new(&spec.einsum_pattern).map_err(built)?;
         for &(name, len) in lengths {
             if spec.input_names.contains(name) {
-                einsum = einsum.with(name, len)?;
+                einsum = einsum.with(name, len).map_err(built)?;
             }
         }
         let post = match &spec.post_pattern {
-            Some(p) => Some(Rearrange::new(p)?),
+            Some(p) => Some(Rearrange::new(p).map_err(built)?),
             None => None,
         };
         let mix = EinMix {
