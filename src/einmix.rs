@@ -109,7 +109,7 @@ const DEFAULT_SEED: u64 = 0;
 /// | no axis twice on one side or in the weight or bias | [`DuplicateAxis`](ErrorKind::DuplicateAxis) |
 /// | every output axis is an input or a weight axis | [`OneSidedAxis`](ErrorKind::OneSidedAxis) |
 /// | `...` on both sides or neither, not in an input group | [`OneSidedEllipsis`](ErrorKind::OneSidedEllipsis), [`EllipsisInInputGroup`](ErrorKind::EllipsisInInputGroup) |
-/// | no anonymous axes other than `1` in `pattern`, none in the weight or bias | [`AnonymousAxis`](ErrorKind::AnonymousAxis) |
+/// | no anonymous axes other than `1` in `pattern` or the bias, none in the weight | [`AnonymousAxis`](ErrorKind::AnonymousAxis) |
 /// | no `...` or groups in the weight, no `...` in the bias | [`Unsupported`](ErrorKind::Unsupported) |
 /// | every weight axis has a length | [`Mismatch`](ErrorKind::Mismatch) |
 /// | every length is for an input or a weight axis | [`UnusedLength`](ErrorKind::UnusedLength) |

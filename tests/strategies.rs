@@ -392,3 +392,40 @@ fn arbitrary_cases_from_any_bytes() {
         einplan::einsum(&e.pattern, &views).unwrap_or_else(|err| panic!("{e:?}\n{err}"));
     }
 }
+
+/// Writes generated cases for `tests/data/check_strategies.py`, which
+/// checks that einops accepts the valid ones and rejects the invalid ones:
+///
+/// ```text
+/// cargo test --all-features --test integration dump_cases_for_einops -- --ignored
+/// python3 tests/data/check_strategies.py target/strategy_cases.tsv
+/// ```
+#[test]
+#[ignore = "writes a file for the einops cross-check"]
+fn dump_cases_for_einops() {
+    use std::fmt::Write;
+
+    let lengths = |l: &[(String, usize)]| {
+        let pairs: Vec<String> = l.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        pairs.join(",")
+    };
+    let mut zero = Config::default();
+    zero.zero_lengths = true;
+    let mut out = String::new();
+    for config in [Config::default(), zero] {
+        for seed in 0..1500 {
+            for op in [Op::Rearrange, Op::Reduce, Op::Repeat] {
+                let c = Case::from_seed(op, &config, seed);
+                let l = lengths(&c.lengths);
+                writeln!(out, "valid\t{op}\t{}\t{:?}\t{l}", c.pattern, c.shape).unwrap();
+            }
+            let e = EinsumCase::from_seed(&config, seed);
+            writeln!(out, "valid\teinsum\t{}\t{:?}\t", e.pattern, e.shapes).unwrap();
+            let bad = InvalidCase::from_seed(&config, seed);
+            let (c, l) = (&bad.case, lengths(&bad.case.lengths));
+            writeln!(out, "invalid\t{}\t{}\t{:?}\t{l}", c.op, c.pattern, c.shape).unwrap();
+        }
+    }
+    let path = format!("{}/target/strategy_cases.tsv", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(&path, out).unwrap();
+}
