@@ -165,3 +165,32 @@ pub(crate) fn cached(
     }
     Ok(compiled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_cache_hits_and_evicts() {
+        let c = Compiled::new("a b -> b a", Op::Rearrange).unwrap();
+        let first = c.plan(&[2, 3]).unwrap();
+        // A hit: the same plan, not a new one.
+        assert!(Arc::ptr_eq(&first, &c.plan(&[2, 3]).unwrap()));
+        let other = c.plan(&[4, 5]).unwrap();
+        assert!(Arc::ptr_eq(&first, &c.plan(&[2, 3]).unwrap()));
+        assert!(Arc::ptr_eq(&other, &c.plan(&[4, 5]).unwrap()));
+        // Filling the cache starts it over: the first shape is planned
+        // afresh (an equal plan, a new allocation).
+        for n in 0..PLAN_CACHE {
+            c.plan(&[7, n + 10]).unwrap();
+        }
+        let again = c.plan(&[2, 3]).unwrap();
+        assert!(!Arc::ptr_eq(&first, &again));
+        assert_eq!(*first, *again);
+        // A length given later makes the old plans stale.
+        let c = Compiled::new("(a b) -> a b", Op::Rearrange).unwrap();
+        assert!(c.plan(&[6]).is_err());
+        let c = c.with("a", 2).unwrap();
+        assert_eq!(c.plan(&[6]).unwrap().output_shape(), &[2, 3]);
+    }
+}

@@ -5,8 +5,8 @@ use std::fmt;
 use smallvec::{SmallVec, smallvec};
 
 use crate::error::{Error, ErrorKind};
-use crate::exec::kernel::Prepared;
 use crate::ir::{AxisName, Ir, Item, Op};
+use crate::layout::{self, Prepared, Step};
 use crate::span::Span;
 
 /// The most dimensions an input may have (see *Input safety* in the crate
@@ -58,25 +58,13 @@ pub struct Plan {
     output_shape: Vec<usize>,
     /// How each kept axis, then each reduced axis, reads the input.
     steps: Vec<Step>,
-    view: bool,
     /// The view or the copy's loop nest for a standard-layout input, when
-    /// the result is not empty (rearrange and repeat).
+    /// the result is not empty (rearrange and repeat). Whether it holds a
+    /// view is [`Plan::is_view`]: the same merge that builds the view the
+    /// executor returns decides it.
     prepared: Option<Prepared>,
     /// Where errors about the result point: the output side.
     output_span: Span,
-}
-
-/// How one axis of the permuted input reads the input: its length, and
-/// the input dimension it steps through with the multiplier of its step in
-/// that dimension (`None` for a new axis, which repeats elements).
-///
-/// For `(h h2)` over an input dimension of length 8 with `h2 = 2`, `h` is
-/// `Step { len: 4, source: Some((dim, 2)) }` and `h2` is
-/// `Step { len: 2, source: Some((dim, 1)) }`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Step {
-    pub(crate) len: usize,
-    pub(crate) source: Option<(usize, usize)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +91,7 @@ impl Plan {
     /// transposed input may need a copy where a standard one does not, and
     /// the other way round. An empty result is always a fresh array.
     pub fn is_view(&self) -> bool {
-        self.view
+        self.prepared.as_ref().is_some_and(|p| p.view().is_some())
     }
 
     /// An empty vector with room for `n` values of `T`, or the error that
@@ -188,62 +176,6 @@ impl Plan {
     pub(crate) fn axis_count(&self) -> usize {
         self.axes.len()
     }
-
-    /// The stride of every elementary axis for an input with `strides`
-    /// (in elements). Axes that the input does not have (new axes) get 0.
-    pub(crate) fn axis_strides(&self, strides: &[isize]) -> SmallVec<[isize; 8]> {
-        let mut out: SmallVec<[isize; 8]> = smallvec![0; self.axes.len()];
-        for (dim, ids) in self.input_dims.iter().enumerate() {
-            let mut stride = strides[dim];
-            for &id in ids.iter().rev() {
-                out[id] = stride;
-                // Wrapping is harmless: a wrapped value can only land on an
-                // axis of length 1 or on an empty array, where it is unused.
-                stride = stride.wrapping_mul(self.axes[id].len as isize);
-            }
-        }
-        out
-    }
-
-    /// The output strides, if every output dimension is a merge of axes
-    /// that lie one after another in memory; `None` if a copy is needed.
-    pub(crate) fn merged_strides(&self, axis_strides: &[isize]) -> Option<SmallVec<[isize; 8]>> {
-        if !self.reduced.is_empty() {
-            return None;
-        }
-        self.output_dims
-            .iter()
-            .map(|&(start, end)| {
-                let mut stride = 0;
-                let mut expected: Option<isize> = None;
-                for &id in self.kept[start..end].iter().rev() {
-                    let len = self.axes[id].len;
-                    if len == 1 {
-                        continue;
-                    }
-                    let s = axis_strides[id];
-                    match expected {
-                        None => stride = s,
-                        Some(e) if e == s => {}
-                        Some(_) => return None,
-                    }
-                    expected = Some(s.checked_mul(isize::try_from(len).ok()?)?);
-                }
-                Some(stride)
-            })
-            .collect()
-    }
-}
-
-/// Standard (row-major) strides for `shape`, in elements.
-pub(crate) fn standard_strides(shape: &[usize]) -> SmallVec<[isize; 8]> {
-    let mut strides: SmallVec<[isize; 8]> = smallvec![0; shape.len()];
-    let mut s: isize = 1;
-    for (i, &len) in shape.iter().enumerate().rev() {
-        strides[i] = s;
-        s = s.wrapping_mul(len as isize);
-    }
-    strides
 }
 
 /// Specialises `ir` to an input of `shape`.
@@ -351,11 +283,9 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         output_dims.push((start, kept.len()));
         output_shape.push(len);
     }
-    let total = output_shape
-        .iter()
-        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
-        .filter(|&n| n <= isize::MAX as usize);
-    if total.is_none() {
+    // A shape ndarray cannot represent is refused here, even when a length
+    // of 0 makes it empty.
+    if layout::checked_size(&output_shape).is_none() {
         return Err(err(ErrorKind::Overflow, ir.output_span));
     }
 
@@ -368,23 +298,24 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
     debug_assert!(ir.op == Op::Reduce || reduced.is_empty());
 
     // Each elementary axis steps through its input dimension by the product
-    // of the lengths of the axes after it in that dimension's group.
+    // of the lengths of the axes after it in that dimension's group. (With
+    // a length 0 the input is empty and the steps are never read.)
     let mut sources: Vec<Option<(usize, usize)>> = vec![None; lens.len()];
     for (dim, ids) in input_dims.iter().enumerate() {
-        let mut mult: usize = 1;
-        for &id in ids.iter().rev() {
+        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| lens[id].unwrap_or(0)).collect();
+        for (&id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
             sources[id] = Some((dim, mult));
-            // Saturating is harmless: a product past the dimension's length
-            // only happens next to an axis of length 0 (an empty input).
-            mult = mult.saturating_mul(lens[id].unwrap_or(0));
         }
     }
     let steps = kept
         .iter()
         .chain(&reduced)
-        .map(|&id| Step {
-            len: lens[id].unwrap_or(0),
-            source: sources[id],
+        .map(|&id| {
+            let len = lens[id].unwrap_or(0);
+            match sources[id] {
+                Some((dim, mult)) => Step::along(len, dim, mult),
+                None => Step::broadcast(len),
+            }
         })
         .collect();
 
@@ -408,17 +339,16 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         output_dims,
         output_shape,
         steps,
-        view: false,
         prepared: None,
         output_span: ir.output_span,
     };
-    let strides = plan.axis_strides(&standard_strides(shape));
-    plan.view = total != Some(0) && plan.merged_strides(&strides).is_some();
     if plan.reduced.is_empty() {
+        let lens: Vec<usize> = plan.axes.iter().map(|a| a.len).collect();
         plan.prepared = Prepared::new(
             shape,
-            plan.kept_steps(),
-            &plan.output_shape,
+            &plan.input_dims,
+            &lens,
+            &plan.kept,
             &plan.output_dims,
         );
     }
@@ -533,7 +463,7 @@ impl fmt::Display for Plan {
         }
         let merge = groups(&mut self.output_dims.iter().map(|&(s, e)| &self.kept[s..e]));
         writeln!(f, "  merge:   {merge} -> {:?}", self.output_shape)?;
-        let how = if self.view {
+        let how = if self.is_view() {
             "view (no data moves for a standard-layout input)"
         } else {
             "copy"
@@ -541,3 +471,6 @@ impl fmt::Display for Plan {
         write!(f, "  result:  {how}")
     }
 }
+
+#[cfg(test)]
+mod tests;
