@@ -13,7 +13,7 @@ use ndarray::{
 };
 use smallvec::{SmallVec, smallvec};
 
-use super::schedule::{Axes, Gemm, Kind, OperandPlan, Schedule, Step, retarget};
+use super::schedule::{Axes, Gemm, Kind, OperandPlan, Schedule, Step};
 use super::spec::Spec;
 use crate::error::{Error, ErrorKind};
 use crate::exec;
@@ -123,7 +123,7 @@ fn contract<A: LinalgScalar>(
         Kind::Gemm(gemm) => {
             let mut out = ArrayD::from_shape_vec(IxDyn(&gemm.out_dims), data)
                 .expect("merging axes keeps the size");
-            matrix_products(spec, gemm, x.data.view(), y.data.view(), out.view_mut())?;
+            matrix_products(gemm, x.data.view(), y.data.view(), out.view_mut())?;
             Ok(out
                 .into_shape_with_order(IxDyn(&shape))
                 .expect("a standard-layout array reshapes freely"))
@@ -204,14 +204,13 @@ fn checked_view<'a, A>(x: &ArrayViewD<'a, A>, steps: &[ViewStep]) -> ArrayViewD<
 
 /// One matrix product per loop index: `out[loops] = x[loops] · y[loops]`.
 fn matrix_products<A: LinalgScalar>(
-    spec: &Spec,
     gemm: &Gemm,
     x: ArrayViewD<'_, A>,
     y: ArrayViewD<'_, A>,
     mut out: ArrayViewMutD<'_, A>,
 ) -> Result<(), Error> {
-    let xa = exec::rearrange(&gemm.x, x).map_err(|e| retarget(spec, &e))?;
-    let ya = exec::rearrange(&gemm.y, y).map_err(|e| retarget(spec, &e))?;
+    let xa = exec::rearrange(&gemm.x, x)?;
+    let ya = exec::rearrange(&gemm.y, y)?;
     let loop_lens: Axes = gemm.loops.iter().map(|l| l.len).collect();
     let mut index: Axes = smallvec![0; gemm.loops.len()];
     loop {
