@@ -111,6 +111,11 @@ impl Compiled {
         &self.ir.pattern
     }
 
+    /// The operation's name, such as "rearrange".
+    pub(crate) fn op_name(&self) -> &'static str {
+        self.ir.op.name()
+    }
+
     /// The span of the input side, for errors about the input as a whole.
     pub(crate) fn input_span(&self) -> crate::span::Span {
         self.ir.input_span

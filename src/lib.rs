@@ -98,6 +98,7 @@ mod pack;
 mod parse;
 mod plan;
 pub mod prelude;
+mod reducible;
 mod reduction;
 mod resolve;
 mod span;
@@ -110,7 +111,8 @@ pub use crate::ops::{
 };
 pub use crate::pack::{pack, parse_shape, unpack};
 pub use crate::plan::Plan;
-pub use crate::reduction::{Reducible, Reduction};
+pub use crate::reducible::Reducible;
+pub use crate::reduction::Reduction;
 
 /// Internals exposed for this crate's own tests, benches and fuzz targets.
 /// Not part of the public API: no stability promise, hidden from the docs.

@@ -99,11 +99,11 @@ impl Plan {
     /// the allocator can give. Never aborts on a huge request.
     pub(crate) fn buffer<T>(&self, n: usize) -> Result<Vec<T>, Error> {
         let too_large = || {
-            let msg = format!(
-                "the result needs {n} elements of {} bytes each, more than can be allocated",
-                std::mem::size_of::<T>()
-            );
-            Error::new(&self.pattern, ErrorKind::Limit(msg), self.output_span)
+            let kind = ErrorKind::TooLarge {
+                elements: n,
+                element_size: std::mem::size_of::<T>(),
+            };
+            Error::new(&self.pattern, kind, self.output_span)
         };
         let bytes = n.checked_mul(std::mem::size_of::<T>());
         if bytes.is_none_or(|b| b > isize::MAX as usize) {
@@ -119,15 +119,11 @@ impl Plan {
         if shape == self.output_shape.as_slice() {
             return Ok(());
         }
-        let msg = format!(
-            "the output array has shape {shape:?}, but the result has shape {:?}",
-            self.output_shape
-        );
-        Err(Error::new(
-            &self.pattern,
-            ErrorKind::Mismatch(msg),
-            self.output_span,
-        ))
+        let kind = ErrorKind::OutputShape {
+            expected: self.output_shape.clone(),
+            found: shape.to_vec(),
+        };
+        Err(Error::new(&self.pattern, kind, self.output_span))
     }
 
     /// The view or the copy's loop nest for a standard-layout input
@@ -182,11 +178,11 @@ impl Plan {
 pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
     let err = |kind, span| Error::new(&ir.pattern, kind, span);
     if shape.len() > MAX_DIMS {
-        let msg = format!(
-            "the input has {} dimensions; the limit is {MAX_DIMS}",
-            shape.len()
-        );
-        return Err(err(ErrorKind::Limit(msg), ir.input_span));
+        let kind = ErrorKind::TooManyDimensions {
+            found: shape.len(),
+            limit: MAX_DIMS,
+        };
+        return Err(err(kind, ir.input_span));
     }
     let has_ellipsis = ir.input_ellipsis.is_some();
     let fixed = ir.input.len() - usize::from(has_ellipsis);
@@ -422,6 +418,9 @@ pub(crate) enum GroupError {
     Mismatch { known: usize },
     /// The dimension's length is not a multiple of `known`.
     NotDivisible { known: usize },
+    /// The known lengths multiply to 0, so the one unknown axis `id`
+    /// cannot be inferred.
+    Zero { id: usize },
 }
 
 /// Length inference, written once for every operation and einsum: the
@@ -450,6 +449,7 @@ pub(crate) fn infer_group(
             id: *one,
             len: length / known,
         }),
+        [one] if known == 0 => Err(GroupError::Zero { id: *one }),
         [_] => Err(GroupError::NotDivisible { known }),
         _ => Ok(Inference::Unknown(unknown)),
     }
@@ -510,6 +510,12 @@ fn infer(
             dim,
             length,
             divisor: describe(lens, known),
+        })),
+        Err(GroupError::Zero { id }) => Err(err(ErrorKind::ZeroInGroup {
+            name: labels[id].clone(),
+            dim,
+            length,
+            zero: describe(lens, 0),
         })),
     }
 }

@@ -322,11 +322,11 @@ fn in_output_order<A: LinalgScalar>(
 /// `span`). Never aborts on a huge request.
 fn zeros<A: LinalgScalar>(spec: &Spec, n: usize, span: Span) -> Result<Vec<A>, Error> {
     let too_large = || {
-        let msg = format!(
-            "the result needs {n} elements of {} bytes each, more than can be allocated",
-            std::mem::size_of::<A>()
-        );
-        Error::new(&spec.pattern, ErrorKind::Limit(msg), span)
+        let kind = ErrorKind::TooLarge {
+            elements: n,
+            element_size: std::mem::size_of::<A>(),
+        };
+        Error::new(&spec.pattern, kind, span)
     };
     let bytes = n.checked_mul(std::mem::size_of::<A>());
     if bytes.is_none_or(|b| b > isize::MAX as usize) {

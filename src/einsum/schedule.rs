@@ -166,24 +166,22 @@ pub(super) fn schedule_with(
     let err = |kind, span| Error::new(&spec.pattern, kind, span);
     let n = spec.operands.len();
     if shapes.len() != n {
-        let msg = format!(
-            "the pattern has {n} operand{}, but {} {} given",
-            if n == 1 { "" } else { "s" },
-            shapes.len(),
-            if shapes.len() == 1 { "was" } else { "were" },
-        );
-        return Err(err(ErrorKind::Mismatch(msg), spec.inputs_span));
+        let kind = ErrorKind::OperandCount {
+            expected: n,
+            found: shapes.len(),
+        };
+        return Err(err(kind, spec.inputs_span));
     }
 
     // Ranks, and how many dimensions each `...` stands for.
     let mut covered = Vec::with_capacity(n);
     for (op, shape) in spec.operands.iter().zip(shapes) {
         if shape.len() > MAX_DIMS {
-            let msg = format!(
-                "the operand has {} dimensions; the limit is {MAX_DIMS}",
-                shape.len()
-            );
-            return Err(err(ErrorKind::Limit(msg), op.span));
+            let kind = ErrorKind::TooManyDimensions {
+                found: shape.len(),
+                limit: MAX_DIMS,
+            };
+            return Err(err(kind, op.span));
         }
         let fixed = op.fixed_dims();
         let at_least = op.ellipsis.is_some();
@@ -228,12 +226,11 @@ pub(super) fn schedule_with(
                         let known = (lens[id], source[id]);
                         if let (Some(len), Source::At(other)) = known {
                             if len != shape[d] {
-                                let msg = format!(
-                                    "the dimensions `...` stands for differ: \
-                                     length {} here, {len} at the other place",
-                                    shape[d]
-                                );
-                                return Err(err(ErrorKind::Mismatch(msg), span).with_aux(other));
+                                let kind = ErrorKind::EllipsisLengths {
+                                    here: shape[d],
+                                    there: len,
+                                };
+                                return Err(err(kind, span).with_aux(other));
                             }
                         }
                         lens[id] = Some(shape[d]);
@@ -379,9 +376,12 @@ fn fix(
     match (lens[id], source[id]) {
         (Some(known), _) if known == len => Ok(()),
         (Some(known), Source::At(other)) => {
-            let msg =
-                format!("axis `{name}` has length {len} here, but {known} at the other place");
-            Err(Error::new(&spec.pattern, ErrorKind::Mismatch(msg), at).with_aux(other))
+            let kind = ErrorKind::AxisLengths {
+                name: name.clone(),
+                here: len,
+                there: known,
+            };
+            Err(Error::new(&spec.pattern, kind, at).with_aux(other))
         }
         (Some(known), _) => {
             let kind = ErrorKind::LengthMismatch {
@@ -452,6 +452,15 @@ fn solve_groups(
                         dim,
                         length,
                         divisor: describe(lens, known),
+                    };
+                    return Err(err(kind, span));
+                }
+                Err(GroupError::Zero { id }) => {
+                    let kind = ErrorKind::ZeroInGroup {
+                        name: spec.axes[id].name.clone(),
+                        dim,
+                        length,
+                        zero: describe(lens, 0),
                     };
                     return Err(err(kind, span));
                 }
