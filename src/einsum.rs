@@ -15,22 +15,15 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, LinalgScalar};
 
 use self::schedule::{Schedule, schedule};
 use self::spec::Spec;
+use crate::compiled::{PatternCache, ShapeCache};
 use crate::error::Error;
-
-/// How many schedules an [`Einsum`] keeps (one per set of operand shapes).
-/// When full, the cache starts over.
-const SCHEDULE_CACHE: usize = 64;
-
-/// How many compiled patterns [`einsum`] keeps.
-const PATTERN_CACHE: usize = 256;
 
 /// Einstein summation: multiplies the operands elementwise along shared
 /// axes and sums over the axes that the output leaves out.
@@ -165,7 +158,7 @@ pub fn einsum<A: LinalgScalar>(
 /// ```
 pub struct Einsum {
     spec: Spec,
-    schedules: Mutex<HashMap<Vec<usize>, Arc<Schedule>>>,
+    schedules: ShapeCache<Schedule>,
 }
 
 impl Einsum {
@@ -190,7 +183,7 @@ impl Einsum {
     fn from_spec(spec: Spec) -> Einsum {
         Einsum {
             spec,
-            schedules: Mutex::new(HashMap::new()),
+            schedules: ShapeCache::default(),
         }
     }
 
@@ -216,7 +209,7 @@ impl Einsum {
     pub fn with(mut self, name: &str, len: usize) -> Result<Einsum, Error> {
         self.spec.set_length(name, len)?;
         // Schedules made before this length was known are stale.
-        self.schedules = Mutex::new(HashMap::new());
+        self.schedules = ShapeCache::default();
         Ok(self)
     }
 
@@ -264,18 +257,7 @@ impl Einsum {
             key.push(shape.len());
             key.extend_from_slice(shape);
         }
-        if let Some(s) = lock(&self.schedules).get(&key) {
-            return Ok(Arc::clone(s));
-        }
-        // Schedule outside the lock: scheduling is pure, so two threads
-        // racing on one set of shapes both get a correct schedule.
-        let fresh = Arc::new(schedule(&self.spec, shapes)?);
-        let mut schedules = lock(&self.schedules);
-        if schedules.len() >= SCHEDULE_CACHE {
-            schedules.clear();
-        }
-        schedules.insert(key, Arc::clone(&fresh));
-        Ok(fresh)
+        self.schedules.get(&key, || schedule(&self.spec, shapes))
     }
 }
 
@@ -291,24 +273,8 @@ impl fmt::Debug for Einsum {
     }
 }
 
-/// Locks a cache, recovering from poisoning: the caches hold only
-/// immutable `Arc`s, so a panic elsewhere cannot leave them half-written.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// The compiled `pattern`, from a process-wide cache.
 fn cached(pattern: &str) -> Result<Arc<Einsum>, Error> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Einsum>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(op) = lock(cache).get(pattern) {
-        return Ok(Arc::clone(op));
-    }
-    let op = Arc::new(Einsum::new(pattern)?);
-    let mut cache = lock(cache);
-    if cache.len() >= PATTERN_CACHE {
-        cache.clear();
-    }
-    cache.insert(pattern.to_owned(), Arc::clone(&op));
-    Ok(op)
+    static CACHE: PatternCache<Einsum> = PatternCache::new();
+    CACHE.get("einsum", pattern, &[], || Einsum::new(pattern))
 }

@@ -235,33 +235,33 @@ pub enum ErrorKind {
     },
     /// An axis on only one side where the operation needs it on both (or
     /// on the wrong side for reduce and repeat): `"a b -> a"` in rearrange.
-    #[error("axis `{name}` appears only on the {side} side{hint}")]
+    #[error("axis `{name}` appears only on the {side} side{}", one_sided_hint(op, *side))]
     OneSidedAxis {
         /// The axis name.
         name: String,
         /// The side it appears on.
         side: Side,
-        /// Extra explanation for the operation at hand.
-        hint: &'static str,
+        /// The operation, such as "rearrange".
+        op: &'static str,
     },
     /// An ellipsis on only one side: `"... a -> a"` in rearrange.
-    #[error("`...` appears only on the {side} side{hint}")]
+    #[error("`...` appears only on the {side} side{}", if *side == Side::Input { one_sided_hint(op, *side) } else { "" })]
     OneSidedEllipsis {
         /// The side it appears on.
         side: Side,
-        /// Extra explanation for the operation at hand.
-        hint: &'static str,
+        /// The operation, such as "rearrange".
+        op: &'static str,
     },
     /// An anonymous axis the operation cannot give a meaning to:
     /// `"a b -> a b 2"` in rearrange.
-    #[error("{op} does not accept the anonymous axis `{len}`{hint}")]
+    #[error("{op} does not accept the anonymous axis `{len}`{}", match (*op, side) { ("repeat", Side::Input) | ("reduce", Side::Output) => one_sided_hint(op, *side), _ => ": only `1` is allowed, for a unit axis" })]
     AnonymousAxis {
         /// The operation.
         op: &'static str,
         /// The axis length as written.
         len: usize,
-        /// Extra explanation.
-        hint: &'static str,
+        /// The side it is on.
+        side: Side,
     },
     /// A length was given for an axis the pattern does not name:
     /// `rearrange(x, "a b -> b a", &[("c", 2)])`.
@@ -291,7 +291,7 @@ pub enum ErrorKind {
         name: String,
     },
     /// The input has the wrong number of dimensions.
-    #[error("the pattern expects {}{expected} input dimensions, the input has {found}", if *.at_least { "at least " } else { "" })]
+    #[error("the pattern expects {}{expected} input {}, the input has {found}", if *.at_least { "at least " } else { "" }, if *expected == 1 { "dimension" } else { "dimensions" })]
     RankMismatch {
         /// How many dimensions the pattern describes.
         expected: usize,
@@ -322,20 +322,158 @@ pub enum ErrorKind {
         /// What the pattern implies, such as "b * c = 6".
         expected: String,
     },
-    /// A product of lengths overflows `usize`, or an array would be larger
-    /// than `isize::MAX` bytes.
+    /// The known lengths of a group multiply to 0, so the one unknown
+    /// length cannot be inferred: shape `[6, 3]` with `"(a b) c -> a b c"`
+    /// and `a = 0`.
+    #[error(
+        "cannot infer `{name}` from input axis {dim} of length {length}: the other lengths in its group multiply to 0 ({zero})"
+    )]
+    ZeroInGroup {
+        /// The axis whose length is unknown.
+        name: String,
+        /// The input dimension.
+        dim: usize,
+        /// Its length.
+        length: usize,
+        /// The known part, such as "a = 0".
+        zero: String,
+    },
+    /// A product of lengths overflows `usize`, or the result's shape is
+    /// one no array can have (its non-zero lengths multiply past
+    /// `isize::MAX`, even beside a length of 0).
     #[error("the lengths multiply to more than an array can hold")]
     Overflow,
+    /// The result would need more memory than can be allocated: more than
+    /// `isize::MAX` bytes, or more than the allocator gives.
+    #[error(
+        "the result needs {elements} elements of {element_size} bytes each, more than can be allocated"
+    )]
+    TooLarge {
+        /// How many elements the result has.
+        elements: usize,
+        /// The size of one element in bytes.
+        element_size: usize,
+    },
+    /// A pattern longer than the limit (see the crate docs, *Input
+    /// safety*).
+    #[error("the pattern is {len} bytes long; the limit is {limit}")]
+    PatternTooLong {
+        /// The pattern's length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// An input (or einsum operand) with more dimensions than the limit.
+    #[error("the input has {found} dimensions; the limit is {limit}")]
+    TooManyDimensions {
+        /// How many dimensions it has.
+        found: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// An einsum pattern with more operands than the limit.
+    #[error("the pattern has {found} operands; the limit is {limit}")]
+    TooManyOperands {
+        /// How many operands it has.
+        found: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A number of operands other than the einsum pattern's.
+    #[error("the pattern has {expected} operand{}, but {found} {} given", if *expected == 1 { "" } else { "s" }, if *found == 1 { "was" } else { "were" })]
+    OperandCount {
+        /// How many the pattern has.
+        expected: usize,
+        /// How many were given.
+        found: usize,
+    },
+    /// One einsum axis with two lengths in two places (the other place is
+    /// the second span).
+    #[error("axis `{name}` has length {here} here, but {there} at the other place")]
+    AxisLengths {
+        /// The axis name.
+        name: String,
+        /// Its length here.
+        here: usize,
+        /// Its length at the other place.
+        there: usize,
+    },
+    /// The dimensions an einsum `...` stands for differ between operands
+    /// (the other place is the second span).
+    #[error(
+        "the dimensions `...` stands for differ: length {here} here, {there} at the other place"
+    )]
+    EllipsisLengths {
+        /// The length here.
+        here: usize,
+        /// The length at the other place.
+        there: usize,
+    },
+    /// The array given to `apply_into` does not have the result's shape.
+    #[error("the output array has shape {found:?}, but the result has shape {expected:?}")]
+    OutputShape {
+        /// The result's shape.
+        expected: Vec<usize>,
+        /// The output array's shape.
+        found: Vec<usize>,
+    },
+    /// An empty list of inputs (the list variants, `pack`).
+    #[error("{}", if *op == "pack" { "pack needs at least one input" } else { "the list of inputs is empty" })]
+    NoInputs {
+        /// The operation.
+        op: &'static str,
+    },
+    /// An input of a list whose shape differs from the first one's.
+    #[error("input {index} of the list has shape {shape:?}, input 0 has {first:?}")]
+    ListShapes {
+        /// The input's position in the list.
+        index: usize,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// The first input's shape.
+        first: Vec<usize>,
+    },
+    /// An input of `pack` whose axes outside `*` differ from the first's.
+    #[error(
+        "input {index} has shape {shape:?}, which disagrees with input 0's {first:?} outside `*`"
+    )]
+    PackShapes {
+        /// The input's position.
+        index: usize,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// The first input's shape.
+        first: Vec<usize>,
+    },
+    /// A `pack` or `unpack` pattern without a `*`: `"a b"`, `""`.
+    #[error("{op} needs one `*` in its pattern")]
+    MissingStar {
+        /// The operation.
+        op: &'static str,
+    },
+    /// A second `*` in a `pack` or `unpack` pattern: `"* a *"` (the first
+    /// is the second span).
+    #[error("{op} takes exactly one `*`")]
+    ExtraStar {
+        /// The operation.
+        op: &'static str,
+    },
+    /// `unpack`'s shapes do not add up to the packed axis.
+    #[error("the packed shapes hold {total} elements along `*`, but the axis has length {length}")]
+    UnpackSizes {
+        /// The elements the shapes hold.
+        total: usize,
+        /// The packed axis' length.
+        length: usize,
+    },
     /// A reduction the element type does not support: `Mean` on an
     /// integer array, `Sum` on `bool`.
-    #[error("`{reduction}` is not defined for `{element}` elements{hint}")]
+    #[error("`{reduction}` is not defined for `{element}` elements{}", match reduction { crate::Reduction::Mean => ": convert the array to a float type first", crate::Reduction::Any | crate::Reduction::All => ": use an array of bool", _ => "" })]
     UnsupportedReduction {
         /// The reduction.
         reduction: crate::Reduction,
         /// The element type's name.
         element: &'static str,
-        /// Extra explanation.
-        hint: &'static str,
     },
     /// `Min` or `Max` over zero elements, which has no value.
     #[error("cannot take the {reduction} of zero elements: the reduced axes have length 0")]
@@ -343,12 +481,30 @@ pub enum ErrorKind {
         /// The reduction.
         reduction: crate::Reduction,
     },
-    /// A resource limit was exceeded (see the crate docs, *Input safety*).
-    #[error("{0}")]
-    Limit(String),
-    /// The inputs in a list, or the operands of one call, disagree.
-    #[error("{0}")]
-    Mismatch(String),
+    /// An integer sum or product (of `reduce` or `einsum`) that does not
+    /// fit the element type. einplan keeps the element type and refuses,
+    /// where numpy would widen.
+    #[error("the {operation} overflows `{element}`{}", match wider { Some(w) => format!(": convert the array to a wider type such as `{w}` first"), None => String::new() })]
+    IntegerOverflow {
+        /// "sum", "product" or "einsum".
+        operation: &'static str,
+        /// The element type's name.
+        element: &'static str,
+        /// A wider type that would hold more, if there is one.
+        wider: Option<&'static str>,
+    },
+}
+
+/// The hint for an axis or `...` on one side only, by operation and side.
+fn one_sided_hint(op: &str, side: Side) -> &'static str {
+    match (op, side) {
+        ("reduce", Side::Output) => ": reduce cannot create axes",
+        ("repeat", Side::Input) => ": repeat cannot remove axes",
+        ("rearrange", Side::Input) => " (use reduce to remove axes)",
+        ("rearrange", Side::Output) => " (use repeat to add axes)",
+        ("einsum", Side::Output) => ": einsum cannot create axes",
+        _ => "",
+    }
 }
 
 impl ErrorKind {
@@ -358,7 +514,9 @@ impl ErrorKind {
             ErrorKind::DuplicateAxis { .. } | ErrorKind::DuplicateEllipsis => {
                 Some("`-` marks its first occurrence")
             }
-            ErrorKind::Mismatch(_) => Some("`-` marks the other place"),
+            ErrorKind::AxisLengths { .. }
+            | ErrorKind::EllipsisLengths { .. }
+            | ErrorKind::ExtraStar { .. } => Some("`-` marks the other place"),
             _ => None,
         }
     }

@@ -58,13 +58,15 @@
 //!
 //! # Unsafe code
 //!
-//! `unsafe` appears in two private modules only: the execution kernels
-//! (`exec::kernel`: raw-pointer loop nests, tiled transposes, streaming
-//! stores, the threaded split) and their x86-64 SIMD micro-kernels
-//! (`exec::simd`, chosen by runtime feature detection, with a portable
-//! fallback). Each block carries a `// SAFETY:` comment; bounds are proven
-//! once per plan, and every kernel is property-tested against a plain
-//! element-by-element reference executor, also under Miri.
+//! `unsafe` appears only in the private execution module `exec`, in one
+//! file per concern: checked views (`source`), copies (`copy`), bit copies
+//! and the SIMD choice (`bits`, with the x86-64 micro-kernels in `simd`,
+//! chosen by runtime feature detection, with a portable fallback), loop
+//! nests (`nest`), threads (`threads`) and folds and pooling (`pool`).
+//! Each block carries a `// SAFETY:` comment. The bounds are proven once
+//! per plan by the safe layout arithmetic (`layout`), and every kernel is
+//! property-tested against a plain element-by-element reference executor,
+//! also under Miri.
 //!
 //! # Features
 //!
@@ -91,11 +93,13 @@ mod einsum;
 mod error;
 mod exec;
 mod ir;
+mod layout;
 mod ops;
 mod pack;
 mod parse;
 mod plan;
 pub mod prelude;
+mod reducible;
 mod reduction;
 mod resolve;
 mod span;
@@ -111,7 +115,8 @@ pub use crate::ops::{
 };
 pub use crate::pack::{pack, parse_shape, unpack};
 pub use crate::plan::Plan;
-pub use crate::reduction::{Reducible, Reduction};
+pub use crate::reducible::Reducible;
+pub use crate::reduction::Reduction;
 
 /// Internals exposed for this crate's own tests, benches and fuzz targets.
 /// Not part of the public API: no stability promise, hidden from the docs.
@@ -166,7 +171,7 @@ pub mod __private {
     /// defaults (`None`). Results never depend on them: tests lower them to
     /// reach those paths with small arrays.
     pub fn set_kernel_thresholds(sizes: Option<(usize, usize)>) {
-        crate::exec::kernel::set_thresholds(sizes);
+        crate::exec::threads::set_thresholds(sizes);
     }
 
     /// Rearrange by the element-by-element reference executor.

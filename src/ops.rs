@@ -11,7 +11,9 @@ use crate::exec;
 use crate::exec::reduce as fold;
 use crate::ir::Op;
 use crate::plan::Plan;
-use crate::reduction::{Reducible, Reduction};
+use crate::reducible::Reducible;
+use crate::reducible::sealed::Planned;
+use crate::reduction::Reduction;
 
 /// Rearranges `x` by an einops pattern: split, permute and merge axes.
 ///
@@ -170,7 +172,7 @@ impl Rearrange {
     /// # Errors
     ///
     /// As [`plan`](Rearrange::plan) for `x.shape()`, and
-    /// [`ErrorKind::Mismatch`] if `out`'s shape is not the result's.
+    /// [`ErrorKind::OutputShape`] if `out`'s shape is not the result's.
     pub fn apply_into<A, S, D, S2, D2>(
         &self,
         x: &ArrayBase<S, D>,
@@ -284,7 +286,7 @@ pub(crate) fn run_reduce<A: Reducible>(
     reference: bool,
 ) -> Result<ArrayD<A>, Error> {
     let plan = check_reduce(compiled, x, reduction)?;
-    A::run(&plan, x, reduction, reference)
+    A::run(Planned::new(&plan, x), reduction, reference)
         .unwrap_or_else(|| Err(unsupported::<A>(compiled, reduction)))
 }
 
@@ -310,15 +312,9 @@ fn check_reduce<A>(
 
 /// The error for a reduction that `A` does not support.
 fn unsupported<A>(compiled: &Compiled, reduction: Reduction) -> Error {
-    let hint = match reduction {
-        Reduction::Mean => ": convert the array to a float type first",
-        Reduction::Any | Reduction::All => ": use an array of bool",
-        _ => "",
-    };
     let kind = ErrorKind::UnsupportedReduction {
         reduction,
         element: std::any::type_name::<A>(),
-        hint,
     };
     let whole = crate::span::Span::new(0, compiled.pattern().len());
     Error::new(compiled.pattern(), kind, whole)
@@ -381,7 +377,7 @@ where
 /// # Errors
 ///
 /// As [`rearrange`] for the stacked shape; also an empty list or arrays of
-/// different shapes ([`ErrorKind::Mismatch`]).
+/// different shapes ([`ErrorKind::NoInputs`], [`ErrorKind::ListShapes`]).
 pub fn rearrange_list<'a, A, S, D>(
     xs: &'a [ArrayBase<S, D>],
     pattern: &str,
@@ -436,9 +432,13 @@ where
     let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
     let shape = list_shape(&compiled, xs)?;
     let views: Vec<ArrayViewD<'_, A>> = xs.iter().map(|x| x.view().into_dyn()).collect();
-    let stacked = ndarray::stack(Axis(0), &views).map_err(|e| {
-        let kind = ErrorKind::Mismatch(format!("cannot stack the list: {e}"));
-        Error::new(compiled.pattern(), kind, compiled.input_span())
+    // The shapes agree (`list_shape`), so only an overflow fails.
+    let stacked = ndarray::stack(Axis(0), &views).map_err(|_| {
+        Error::new(
+            compiled.pattern(),
+            ErrorKind::Overflow,
+            compiled.input_span(),
+        )
     })?;
     debug_assert_eq!(stacked.shape(), &shape[..]);
     run_reduce(&compiled, &stacked.view(), reduction, false)
@@ -451,23 +451,19 @@ where
     S: Data<Elem = A>,
     D: Dimension,
 {
-    let err = |msg: String| {
-        Error::new(
-            compiled.pattern(),
-            ErrorKind::Mismatch(msg),
-            compiled.input_span(),
-        )
-    };
+    let err = |kind| Error::new(compiled.pattern(), kind, compiled.input_span());
     let Some(first) = xs.first() else {
-        return Err(err("the list of inputs is empty".to_owned()));
+        return Err(err(ErrorKind::NoInputs {
+            op: compiled.op_name(),
+        }));
     };
-    for (i, x) in xs.iter().enumerate().skip(1) {
+    for (index, x) in xs.iter().enumerate().skip(1) {
         if x.shape() != first.shape() {
-            return Err(err(format!(
-                "input {i} of the list has shape {:?}, input 0 has {:?}",
-                x.shape(),
-                first.shape()
-            )));
+            return Err(err(ErrorKind::ListShapes {
+                index,
+                shape: x.shape().to_vec(),
+                first: first.shape().to_vec(),
+            }));
         }
     }
     let mut shape = Vec::with_capacity(first.ndim() + 1);
@@ -544,6 +540,27 @@ impl Reduce {
         })
     }
 
+    /// The pattern as given to [`new`](Reduce::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    ///
+    /// let pool = Reduce::new("b c h w -> b c", Reduction::Mean)?;
+    /// assert_eq!(pool.pattern(), "b c h w -> b c");
+    /// assert_eq!(pool.reduction(), Reduction::Mean);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    pub fn pattern(&self) -> &str {
+        self.compiled.pattern()
+    }
+
+    /// The reduction given to [`new`](Reduce::new).
+    pub fn reduction(&self) -> Reduction {
+        self.reduction
+    }
+
     /// The plan for inputs of `shape` (cached per shape).
     ///
     /// # Errors
@@ -586,8 +603,8 @@ impl Reduce {
     ///
     /// # Errors
     ///
-    /// As [`reduce`], and [`ErrorKind::Mismatch`] if `out`'s shape is not
-    /// the result's.
+    /// As [`reduce`], and [`ErrorKind::OutputShape`] if `out`'s shape is
+    /// not the result's.
     pub fn apply_into<A, S, D, S2, D2>(
         &self,
         x: &ArrayBase<S, D>,
@@ -603,7 +620,7 @@ impl Reduce {
         let x = x.view().into_dyn();
         let plan = check_reduce(&self.compiled, &x, self.reduction)?;
         let out = out.view_mut().into_dyn();
-        A::run_into(&plan, &x, self.reduction, out)
+        A::run_into(Planned::new(&plan, &x), self.reduction, out)
             .unwrap_or_else(|| Err(unsupported::<A>(&self.compiled, self.reduction)))
     }
 }
@@ -659,6 +676,19 @@ impl Repeat {
         })
     }
 
+    /// The pattern as given to [`new`](Repeat::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tile = einplan::Repeat::new("h w -> (2 h) w")?;
+    /// assert_eq!(tile.pattern(), "h w -> (2 h) w");
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    pub fn pattern(&self) -> &str {
+        self.compiled.pattern()
+    }
+
     /// The plan for inputs of `shape` (cached per shape).
     ///
     /// # Errors
@@ -706,7 +736,7 @@ impl Repeat {
     /// # Errors
     ///
     /// As [`plan`](Repeat::plan) for `x.shape()`, and
-    /// [`ErrorKind::Mismatch`] if `out`'s shape is not the result's.
+    /// [`ErrorKind::OutputShape`] if `out`'s shape is not the result's.
     pub fn apply_into<A, S, D, S2, D2>(
         &self,
         x: &ArrayBase<S, D>,

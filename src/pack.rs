@@ -149,7 +149,7 @@ fn pack_pattern(pattern: &str, op: &'static str) -> Result<PackPattern, Error> {
             AtomKind::Name(name) => first_use(pattern, &mut seen, name, atom.span, Side::Input)?,
             AtomKind::Star => {
                 if let Some((_, first)) = star {
-                    let kind = ErrorKind::Mismatch(format!("{op} takes exactly one `*`"));
+                    let kind = ErrorKind::ExtraStar { op };
                     return Err(err(kind, atom.span).with_aux(first));
                 }
                 star = Some((i, atom.span));
@@ -172,7 +172,7 @@ fn pack_pattern(pattern: &str, op: &'static str) -> Result<PackPattern, Error> {
         }
     }
     let Some((at, span)) = star else {
-        let kind = ErrorKind::Mismatch(format!("{op} needs one `*` in its pattern"));
+        let kind = ErrorKind::MissingStar { op };
         return Err(err(kind, expr.span));
     };
     Ok(PackPattern {
@@ -213,9 +213,7 @@ pub fn pack<A: Clone>(
     let p = pack_pattern(pattern, "pack")?;
     let err = |kind| Error::new(pattern, kind, p.star);
     let Some(first) = inputs.first() else {
-        return Err(err(ErrorKind::Mismatch(
-            "pack needs at least one input".to_owned(),
-        )));
+        return Err(err(ErrorKind::NoInputs { op: "pack" }));
     };
     let min_rank = p.before + p.after;
     let outer = |x: &ArrayViewD<'_, A>| -> Vec<usize> {
@@ -236,11 +234,11 @@ pub fn pack<A: Clone>(
             return Err(Error::new(pattern, kind, Span::new(0, pattern.len())));
         }
         if first.ndim() >= min_rank && outer(x) != outer(first) {
-            return Err(err(ErrorKind::Mismatch(format!(
-                "input {i} has shape {:?}, which disagrees with input 0's {:?} outside `*`",
-                x.shape(),
-                first.shape()
-            ))));
+            return Err(err(ErrorKind::PackShapes {
+                index: i,
+                shape: x.shape().to_vec(),
+                first: first.shape().to_vec(),
+            }));
         }
         let star_shape = x.shape()[p.before..x.ndim() - p.after].to_vec();
         let star_len = star_shape
@@ -252,13 +250,15 @@ pub fn pack<A: Clone>(
         new_shape.extend_from_slice(&x.shape()[x.ndim() - p.after..]);
         let cow = x
             .to_shape(IxDyn(&new_shape))
-            .map_err(|e| err(ErrorKind::Mismatch(e.to_string())))?;
+            // The sizes agree, so only a shape ndarray cannot hold fails.
+            .map_err(|_| err(ErrorKind::Overflow))?;
         merged.push(cow.into_owned());
         shapes.push(star_shape);
     }
     let views: Vec<_> = merged.iter().map(|m| m.view()).collect();
     let packed = ndarray::concatenate(Axis(p.before), &views)
-        .map_err(|e| err(ErrorKind::Mismatch(e.to_string())))?;
+        // The shapes agree outside `*`, so only an overflow fails.
+        .map_err(|_| err(ErrorKind::Overflow))?;
     Ok((packed, shapes))
 }
 
@@ -318,9 +318,10 @@ where
         .ok_or_else(|| err(ErrorKind::Overflow))?;
     let axis_len = x.shape()[p.before];
     if total != axis_len {
-        return Err(err(ErrorKind::Mismatch(format!(
-            "the packed shapes hold {total} elements along `*`, but the axis has length {axis_len}"
-        ))));
+        return Err(err(ErrorKind::UnpackSizes {
+            total,
+            length: axis_len,
+        }));
     }
     let x = x.view().into_dyn();
     let mut start = 0;
@@ -333,7 +334,8 @@ where
         new_shape.extend_from_slice(&x.shape()[rank - p.after..]);
         let part = piece
             .to_shape(IxDyn(&new_shape))
-            .map_err(|e| err(ErrorKind::Mismatch(e.to_string())))?;
+            // The sizes agree, so only a shape ndarray cannot hold fails.
+            .map_err(|_| err(ErrorKind::Overflow))?;
         parts.push(part.into_owned());
     }
     Ok(parts)

@@ -57,10 +57,10 @@ pub(crate) fn parse_expr(text: &str) -> Result<Expr, Error> {
 
 fn check_length(text: &str) -> Result<(), Error> {
     if text.len() > MAX_PATTERN_LEN {
-        let kind = ErrorKind::Limit(format!(
-            "the pattern is {} bytes long; the limit is {MAX_PATTERN_LEN}",
-            text.len()
-        ));
+        let kind = ErrorKind::PatternTooLong {
+            len: text.len(),
+            limit: MAX_PATTERN_LEN,
+        };
         // Point at the part past the limit, on a character boundary.
         let mut at = MAX_PATTERN_LEN;
         while !text.is_char_boundary(at) {

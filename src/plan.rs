@@ -5,8 +5,8 @@ use std::fmt;
 use smallvec::{SmallVec, smallvec};
 
 use crate::error::{Error, ErrorKind};
-use crate::exec::kernel::Prepared;
 use crate::ir::{AxisName, Ir, Item, Op};
+use crate::layout::{self, Prepared, Step};
 use crate::span::Span;
 
 /// The most dimensions an input may have (see *Input safety* in the crate
@@ -58,25 +58,13 @@ pub struct Plan {
     output_shape: Vec<usize>,
     /// How each kept axis, then each reduced axis, reads the input.
     steps: Vec<Step>,
-    view: bool,
     /// The view or the copy's loop nest for a standard-layout input, when
-    /// the result is not empty (rearrange and repeat).
+    /// the result is not empty (rearrange and repeat). Whether it holds a
+    /// view is [`Plan::is_view`]: the same merge that builds the view the
+    /// executor returns decides it.
     prepared: Option<Prepared>,
     /// Where errors about the result point: the output side.
     output_span: Span,
-}
-
-/// How one axis of the permuted input reads the input: its length, and
-/// the input dimension it steps through with the multiplier of its step in
-/// that dimension (`None` for a new axis, which repeats elements).
-///
-/// For `(h h2)` over an input dimension of length 8 with `h2 = 2`, `h` is
-/// `Step { len: 4, source: Some((dim, 2)) }` and `h2` is
-/// `Step { len: 2, source: Some((dim, 1)) }`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Step {
-    pub(crate) len: usize,
-    pub(crate) source: Option<(usize, usize)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +91,7 @@ impl Plan {
     /// transposed input may need a copy where a standard one does not, and
     /// the other way round. An empty result is always a fresh array.
     pub fn is_view(&self) -> bool {
-        self.view
+        self.prepared.as_ref().is_some_and(|p| p.view().is_some())
     }
 
     /// An empty vector with room for `n` values of `T`, or the error that
@@ -111,11 +99,11 @@ impl Plan {
     /// the allocator can give. Never aborts on a huge request.
     pub(crate) fn buffer<T>(&self, n: usize) -> Result<Vec<T>, Error> {
         let too_large = || {
-            let msg = format!(
-                "the result needs {n} elements of {} bytes each, more than can be allocated",
-                std::mem::size_of::<T>()
-            );
-            Error::new(&self.pattern, ErrorKind::Limit(msg), self.output_span)
+            let kind = ErrorKind::TooLarge {
+                elements: n,
+                element_size: std::mem::size_of::<T>(),
+            };
+            Error::new(&self.pattern, kind, self.output_span)
         };
         let bytes = n.checked_mul(std::mem::size_of::<T>());
         if bytes.is_none_or(|b| b > isize::MAX as usize) {
@@ -131,15 +119,11 @@ impl Plan {
         if shape == self.output_shape.as_slice() {
             return Ok(());
         }
-        let msg = format!(
-            "the output array has shape {shape:?}, but the result has shape {:?}",
-            self.output_shape
-        );
-        Err(Error::new(
-            &self.pattern,
-            ErrorKind::Mismatch(msg),
-            self.output_span,
-        ))
+        let kind = ErrorKind::OutputShape {
+            expected: self.output_shape.clone(),
+            found: shape.to_vec(),
+        };
+        Err(Error::new(&self.pattern, kind, self.output_span))
     }
 
     /// The view or the copy's loop nest for a standard-layout input
@@ -188,73 +172,17 @@ impl Plan {
     pub(crate) fn axis_count(&self) -> usize {
         self.axes.len()
     }
-
-    /// The stride of every elementary axis for an input with `strides`
-    /// (in elements). Axes that the input does not have (new axes) get 0.
-    pub(crate) fn axis_strides(&self, strides: &[isize]) -> SmallVec<[isize; 8]> {
-        let mut out: SmallVec<[isize; 8]> = smallvec![0; self.axes.len()];
-        for (dim, ids) in self.input_dims.iter().enumerate() {
-            let mut stride = strides[dim];
-            for &id in ids.iter().rev() {
-                out[id] = stride;
-                // Wrapping is harmless: a wrapped value can only land on an
-                // axis of length 1 or on an empty array, where it is unused.
-                stride = stride.wrapping_mul(self.axes[id].len as isize);
-            }
-        }
-        out
-    }
-
-    /// The output strides, if every output dimension is a merge of axes
-    /// that lie one after another in memory; `None` if a copy is needed.
-    pub(crate) fn merged_strides(&self, axis_strides: &[isize]) -> Option<SmallVec<[isize; 8]>> {
-        if !self.reduced.is_empty() {
-            return None;
-        }
-        self.output_dims
-            .iter()
-            .map(|&(start, end)| {
-                let mut stride = 0;
-                let mut expected: Option<isize> = None;
-                for &id in self.kept[start..end].iter().rev() {
-                    let len = self.axes[id].len;
-                    if len == 1 {
-                        continue;
-                    }
-                    let s = axis_strides[id];
-                    match expected {
-                        None => stride = s,
-                        Some(e) if e == s => {}
-                        Some(_) => return None,
-                    }
-                    expected = Some(s.checked_mul(isize::try_from(len).ok()?)?);
-                }
-                Some(stride)
-            })
-            .collect()
-    }
-}
-
-/// Standard (row-major) strides for `shape`, in elements.
-pub(crate) fn standard_strides(shape: &[usize]) -> SmallVec<[isize; 8]> {
-    let mut strides: SmallVec<[isize; 8]> = smallvec![0; shape.len()];
-    let mut s: isize = 1;
-    for (i, &len) in shape.iter().enumerate().rev() {
-        strides[i] = s;
-        s = s.wrapping_mul(len as isize);
-    }
-    strides
 }
 
 /// Specialises `ir` to an input of `shape`.
 pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
     let err = |kind, span| Error::new(&ir.pattern, kind, span);
     if shape.len() > MAX_DIMS {
-        let msg = format!(
-            "the input has {} dimensions; the limit is {MAX_DIMS}",
-            shape.len()
-        );
-        return Err(err(ErrorKind::Limit(msg), ir.input_span));
+        let kind = ErrorKind::TooManyDimensions {
+            found: shape.len(),
+            limit: MAX_DIMS,
+        };
+        return Err(err(kind, ir.input_span));
     }
     let has_ellipsis = ir.input_ellipsis.is_some();
     let fixed = ir.input.len() - usize::from(has_ellipsis);
@@ -313,116 +241,218 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         input_dims.push(ids);
     }
 
-    // Permute and merge: the output's axes in order, grouped into dimensions.
-    let mut kept = Vec::new();
-    let mut output_dims = Vec::with_capacity(ir.output.len());
-    let mut output_shape = Vec::with_capacity(ir.output.len());
+    // The output's dimensions as groups of axes; only a new axis (repeat)
+    // can still be unknown here.
+    let mut output: Vec<SmallVec<[usize; 4]>> = Vec::with_capacity(ir.output.len());
+    let mut output_spans = Vec::with_capacity(ir.output.len());
     for (group, &paren) in ir.output.iter().zip(&ir.output_parenthesised) {
         if group.is_bare_ellipsis(paren) {
             for i in 0..ellipsis_len {
-                let id = ellipsis_base + i;
-                output_dims.push((kept.len(), kept.len() + 1));
-                kept.push(id);
-                output_shape.push(lens[id].unwrap_or(0));
+                output.push(smallvec![ellipsis_base + i]);
+                output_spans.push(group.span);
             }
             continue;
         }
+        let mut ids: SmallVec<[usize; 4]> = SmallVec::new();
+        for item in &group.items {
+            match item {
+                Item::Axis(id) => ids.push(id.0),
+                Item::Ellipsis => ids.extend(ellipsis_base..ellipsis_base + ellipsis_len),
+            }
+        }
+        for &id in &ids {
+            if lens[id].is_none() {
+                let kind = ErrorKind::MissingLength {
+                    name: labels[id].clone(),
+                };
+                return Err(err(kind, ir.axes[id].span));
+            }
+        }
+        output.push(ids);
+        output_spans.push(group.span);
+    }
+    debug_assert!(
+        ir.op == Op::Reduce || {
+            let inputs: Vec<usize> = input_dims.iter().flatten().copied().collect();
+            inputs
+                .iter()
+                .all(|id| output.iter().flatten().any(|o| o == id))
+        }
+    );
+    from_groups(Groups {
+        pattern: &ir.pattern,
+        op: ir.op,
+        labels,
+        // Every axis is known now: from the input, the caller or inference.
+        lens: lens.into_iter().map(|l| l.unwrap_or(0)).collect(),
+        input_shape: shape,
+        input_dims,
+        output,
+        output_spans,
+        output_span: ir.output_span,
+    })
+}
+
+/// A plan as data, before its derived parts: the elementary axes with
+/// their labels and lengths, how the input's dimensions split into them,
+/// and how the output's dimensions group them.
+pub(crate) struct Groups<'a> {
+    /// The pattern errors point into.
+    pub(crate) pattern: &'a str,
+    pub(crate) op: Op,
+    /// Each elementary axis' label (for `Display`) and length.
+    pub(crate) labels: Vec<String>,
+    pub(crate) lens: Vec<usize>,
+    pub(crate) input_shape: &'a [usize],
+    /// For each input dimension, its axes, outermost first; the product of
+    /// their lengths is the dimension's length.
+    pub(crate) input_dims: Vec<SmallVec<[usize; 4]>>,
+    /// For each output dimension, its axes; input axes missing from every
+    /// group are reduced, and axes in no input dimension are new.
+    pub(crate) output: Vec<SmallVec<[usize; 4]>>,
+    /// Where an overflow of each output dimension points.
+    pub(crate) output_spans: Vec<Span>,
+    /// Where errors about the whole result point.
+    pub(crate) output_span: Span,
+}
+
+/// The plan that `groups` describes: its output shape (checked), the
+/// reduced axes, how every axis reads the input, and the view or copy for a
+/// standard-layout input. The typed constructor behind [`plan`] and the
+/// rearranges einsum lowers to.
+pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
+    let err = |kind, span| Error::new(g.pattern, kind, span);
+    debug_assert_eq!(g.input_dims.len(), g.input_shape.len());
+    let mut kept = Vec::new();
+    let mut output_dims = Vec::with_capacity(g.output.len());
+    let mut output_shape = Vec::with_capacity(g.output.len());
+    for (ids, &span) in g.output.iter().zip(&g.output_spans) {
         let start = kept.len();
         let mut len: usize = 1;
-        for item in &group.items {
-            let ids = match item {
-                Item::Axis(id) => id.0..id.0 + 1,
-                Item::Ellipsis => ellipsis_base..ellipsis_base + ellipsis_len,
-            };
-            for id in ids {
-                let Some(axis_len) = lens[id] else {
-                    // Only a new axis (repeat) can still be unknown here.
-                    let kind = ErrorKind::MissingLength {
-                        name: labels[id].clone(),
-                    };
-                    return Err(err(kind, ir.axes[id].span));
-                };
-                len = len
-                    .checked_mul(axis_len)
-                    .ok_or_else(|| err(ErrorKind::Overflow, group.span))?;
-                kept.push(id);
-            }
+        for &id in ids {
+            len = len
+                .checked_mul(g.lens[id])
+                .ok_or_else(|| err(ErrorKind::Overflow, span))?;
+            kept.push(id);
         }
         output_dims.push((start, kept.len()));
         output_shape.push(len);
     }
-    let total = output_shape
-        .iter()
-        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
-        .filter(|&n| n <= isize::MAX as usize);
-    if total.is_none() {
-        return Err(err(ErrorKind::Overflow, ir.output_span));
+    // A shape ndarray cannot represent is refused here, even when a length
+    // of 0 makes it empty.
+    if layout::checked_size(&output_shape).is_none() {
+        return Err(err(ErrorKind::Overflow, g.output_span));
     }
-
-    let reduced: Vec<usize> = input_dims
+    let reduced: Vec<usize> = g
+        .input_dims
         .iter()
         .flatten()
         .copied()
         .filter(|id| !kept.contains(id))
         .collect();
-    debug_assert!(ir.op == Op::Reduce || reduced.is_empty());
 
     // Each elementary axis steps through its input dimension by the product
-    // of the lengths of the axes after it in that dimension's group.
-    let mut sources: Vec<Option<(usize, usize)>> = vec![None; lens.len()];
-    for (dim, ids) in input_dims.iter().enumerate() {
-        let mut mult: usize = 1;
-        for &id in ids.iter().rev() {
+    // of the lengths of the axes after it in that dimension's group. (With
+    // a length 0 the input is empty and the steps are never read.)
+    let mut sources: Vec<Option<(usize, usize)>> = vec![None; g.lens.len()];
+    for (dim, ids) in g.input_dims.iter().enumerate() {
+        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| g.lens[id]).collect();
+        for (&id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
             sources[id] = Some((dim, mult));
-            // Saturating is harmless: a product past the dimension's length
-            // only happens next to an axis of length 0 (an empty input).
-            mult = mult.saturating_mul(lens[id].unwrap_or(0));
         }
     }
     let steps = kept
         .iter()
         .chain(&reduced)
-        .map(|&id| Step {
-            len: lens[id].unwrap_or(0),
-            source: sources[id],
+        .map(|&id| match sources[id] {
+            Some((dim, mult)) => Step::along(g.lens[id], dim, mult),
+            None => Step::broadcast(g.lens[id]),
         })
         .collect();
-
-    let axes = labels
+    let prepared = if reduced.is_empty() {
+        Prepared::new(g.input_shape, &g.input_dims, &g.lens, &kept, &output_dims)
+    } else {
+        None
+    };
+    let axes = g
+        .labels
         .into_iter()
-        .zip(lens)
-        .map(|(label, len)| PlanAxis {
-            label,
-            // Axes that appear nowhere (impossible after resolve) get 0.
-            len: len.unwrap_or(0),
-        })
+        .zip(g.lens)
+        .map(|(label, len)| PlanAxis { label, len })
         .collect();
-    let mut plan = Plan {
-        pattern: ir.pattern.clone(),
-        op: ir.op,
+    Ok(Plan {
+        pattern: g.pattern.to_owned(),
+        op: g.op,
         axes,
-        input_shape: shape.to_vec(),
-        input_dims,
+        input_shape: g.input_shape.to_vec(),
+        input_dims: g.input_dims,
         kept,
         reduced,
         output_dims,
         output_shape,
         steps,
-        view: false,
-        prepared: None,
-        output_span: ir.output_span,
-    };
-    let strides = plan.axis_strides(&standard_strides(shape));
-    plan.view = total != Some(0) && plan.merged_strides(&strides).is_some();
-    if plan.reduced.is_empty() {
-        plan.prepared = Prepared::new(
-            shape,
-            plan.kept_steps(),
-            &plan.output_shape,
-            &plan.output_dims,
-        );
+        prepared,
+        output_span: g.output_span,
+    })
+}
+
+/// What a group of axes says about the dimension it splits.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Inference {
+    /// Every length is known and they multiply to the dimension's.
+    Checked,
+    /// The one unknown axis `id` has length `len`.
+    Inferred { id: usize, len: usize },
+    /// More than one axis is unknown: nothing can be inferred (yet).
+    Unknown(SmallVec<[usize; 2]>),
+}
+
+/// Why a group of axes does not fit its dimension; `known` is the product
+/// of the known lengths.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum GroupError {
+    /// The known lengths multiply past `usize`.
+    Overflow,
+    /// Every length is known, and they multiply to `known`, not the
+    /// dimension's length.
+    Mismatch { known: usize },
+    /// The dimension's length is not a multiple of `known`.
+    NotDivisible { known: usize },
+    /// The known lengths multiply to 0, so the one unknown axis `id`
+    /// cannot be inferred.
+    Zero { id: usize },
+}
+
+/// Length inference, written once for every operation and einsum: the
+/// one unknown length of a group of axes (`ids`, lengths `lens`) that
+/// splits a dimension of `length`, or a check of the group when every
+/// length is known.
+pub(crate) fn infer_group(
+    lens: &[Option<usize>],
+    ids: &[usize],
+    length: usize,
+) -> Result<Inference, GroupError> {
+    let mut known: usize = 1;
+    let mut unknown: SmallVec<[usize; 2]> = SmallVec::new();
+    for &id in ids {
+        match lens[id] {
+            Some(len) => known = known.checked_mul(len).ok_or(GroupError::Overflow)?,
+            // A repeated unknown (`(i i)` in einsum) counts twice: its
+            // length is not a quotient.
+            None => unknown.push(id),
+        }
     }
-    Ok(plan)
+    match unknown.as_slice() {
+        [] if known == length => Ok(Inference::Checked),
+        [] => Err(GroupError::Mismatch { known }),
+        [one] if known != 0 && length % known == 0 => Ok(Inference::Inferred {
+            id: *one,
+            len: length / known,
+        }),
+        [one] if known == 0 => Err(GroupError::Zero { id: *one }),
+        [_] => Err(GroupError::NotDivisible { known }),
+        _ => Ok(Inference::Unknown(unknown)),
+    }
 }
 
 /// Infers the one unknown length of an input group, or checks the group
@@ -437,20 +467,8 @@ fn infer(
     span: Span,
 ) -> Result<(), Error> {
     let err = |kind| Error::new(&ir.pattern, kind, span);
-    let mut known: usize = 1;
-    let mut unknown: SmallVec<[usize; 2]> = SmallVec::new();
-    for &id in ids {
-        match lens[id] {
-            Some(len) => {
-                known = known
-                    .checked_mul(len)
-                    .ok_or_else(|| err(ErrorKind::Overflow))?
-            }
-            None => unknown.push(id),
-        }
-    }
     // "b = 2", "b * c = 6", "2", "1".
-    let describe = || {
+    let describe = |lens: &[Option<usize>], known: usize| {
         let parts: Vec<String> = ids
             .iter()
             .filter(|&&id| lens[id].is_some())
@@ -470,30 +488,35 @@ fn infer(
             parts[0].clone()
         }
     };
-    match unknown.as_slice() {
-        [] if known == length => Ok(()),
-        [] => Err(err(ErrorKind::LengthMismatch {
-            dim,
-            length,
-            expected: describe(),
-        })),
-        [one] => {
-            if known == 0 || length % known != 0 {
-                return Err(err(ErrorKind::NotDivisible {
-                    dim,
-                    length,
-                    divisor: describe(),
-                }));
-            }
-            lens[*one] = Some(length / known);
+    match infer_group(lens, ids, length) {
+        Ok(Inference::Checked) => Ok(()),
+        Ok(Inference::Inferred { id, len }) => {
+            lens[id] = Some(len);
             Ok(())
         }
-        many => {
+        Ok(Inference::Unknown(many)) => {
             let names: Vec<String> = many.iter().map(|&id| format!("`{}`", labels[id])).collect();
             Err(err(ErrorKind::Underdetermined {
                 names: names.join(" and "),
             }))
         }
+        Err(GroupError::Overflow) => Err(err(ErrorKind::Overflow)),
+        Err(GroupError::Mismatch { known }) => Err(err(ErrorKind::LengthMismatch {
+            dim,
+            length,
+            expected: describe(lens, known),
+        })),
+        Err(GroupError::NotDivisible { known }) => Err(err(ErrorKind::NotDivisible {
+            dim,
+            length,
+            divisor: describe(lens, known),
+        })),
+        Err(GroupError::Zero { id }) => Err(err(ErrorKind::ZeroInGroup {
+            name: labels[id].clone(),
+            dim,
+            length,
+            zero: describe(lens, 0),
+        })),
     }
 }
 
@@ -533,7 +556,7 @@ impl fmt::Display for Plan {
         }
         let merge = groups(&mut self.output_dims.iter().map(|&(s, e)| &self.kept[s..e]));
         writeln!(f, "  merge:   {merge} -> {:?}", self.output_shape)?;
-        let how = if self.view {
+        let how = if self.is_view() {
             "view (no data moves for a standard-layout input)"
         } else {
             "copy"
@@ -541,3 +564,6 @@ impl fmt::Display for Plan {
         write!(f, "  result:  {how}")
     }
 }
+
+#[cfg(test)]
+mod tests;

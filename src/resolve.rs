@@ -50,14 +50,10 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
                 AtomKind::Number(1) => {}
                 AtomKind::Number(n) => {
                     if op != Op::Reduce {
-                        let hint = match op {
-                            Op::Repeat => ": repeat cannot remove axes",
-                            _ => ": only `1` is allowed, for a unit axis",
-                        };
                         let kind = ErrorKind::AnonymousAxis {
                             op: op.name(),
                             len: *n,
-                            hint,
+                            side: Side::Input,
                         };
                         return Err(err(kind, atom.span));
                     }
@@ -91,14 +87,10 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
                         continue;
                     }
                     if op != Op::Repeat {
-                        let hint = match op {
-                            Op::Reduce => ": reduce cannot create axes",
-                            _ => "",
-                        };
                         let kind = ErrorKind::OneSidedAxis {
                             name: name.clone(),
                             side: Side::Output,
-                            hint,
+                            op: op.name(),
                         };
                         return Err(err(kind, atom.span));
                     }
@@ -113,14 +105,10 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
                 AtomKind::Number(1) => {}
                 AtomKind::Number(n) => {
                     if op != Op::Repeat {
-                        let hint = match op {
-                            Op::Reduce => ": reduce cannot create axes",
-                            _ => ": only `1` is allowed, for a unit axis",
-                        };
                         let kind = ErrorKind::AnonymousAxis {
                             op: op.name(),
                             len: *n,
-                            hint,
+                            side: Side::Output,
                         };
                         return Err(err(kind, atom.span));
                     }
@@ -154,14 +142,10 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
                     .atoms()
                     .any(|a| matches!(&a.kind, AtomKind::Name(n) if n == name));
                 if !on_right {
-                    let hint = match op {
-                        Op::Repeat => ": repeat cannot remove axes",
-                        _ => " (use reduce to remove axes)",
-                    };
                     let kind = ErrorKind::OneSidedAxis {
                         name: name.clone(),
                         side: Side::Input,
-                        hint,
+                        op: op.name(),
                     };
                     return Err(err(kind, atom.span));
                 }
@@ -179,18 +163,14 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
         (None, Some(at)) => {
             let kind = ErrorKind::OneSidedEllipsis {
                 side: Side::Output,
-                hint: "",
+                op: op.name(),
             };
             return Err(err(kind, at));
         }
         (Some(at), None) if op != Op::Reduce => {
-            let hint = match op {
-                Op::Repeat => ": repeat cannot remove axes",
-                _ => " (use reduce to remove axes)",
-            };
             let kind = ErrorKind::OneSidedEllipsis {
                 side: Side::Input,
-                hint,
+                op: op.name(),
             };
             return Err(err(kind, at));
         }

@@ -123,7 +123,7 @@ fn results_too_large_to_allocate_are_errors() {
     let x = ndarray::Array1::<f64>::zeros(2);
     // 2^61 elements fit `isize`, their bytes do not: an error, not an abort.
     let e = einplan::repeat(&x, "a -> (a b)", &[("b", 1 << 60)]).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::Limit(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::TooLarge { .. }), "{e}");
     assert_eq!(e.span(), 5..10);
     // The same repeat without a merge is a broadcast view: nothing to allocate.
     let v = einplan::repeat(&x, "a -> a b", &[("b", 1 << 60)]).unwrap();
@@ -131,4 +131,50 @@ fn results_too_large_to_allocate_are_errors() {
     // More elements than `isize::MAX` is rejected when planning.
     let e = einplan::repeat(&x, "a -> a b", &[("b", usize::MAX / 2)]).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Overflow);
+}
+
+#[test]
+fn kinds_are_data_and_words_fit_the_case() {
+    use einplan::ErrorKind;
+    let x = ArrayD::<u8>::zeros(IxDyn(&[6, 3]));
+    let e = einplan::rearrange(&x, "a -> a", &[]).unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("the pattern expects 1 input dimension, the input has 2"),
+        "{e}"
+    );
+    // `a = 0` leaves `b` undetermined: say so, not "not divisible".
+    let e = einplan::rearrange(&x, "(a b) c -> a b c", &[("a", 0)]).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::ZeroInGroup {
+            name: "b".into(),
+            dim: 0,
+            length: 6,
+            zero: "a = 0".into()
+        }
+    );
+    assert!(e.to_string().ends_with(
+        "cannot infer `b` from input axis 0 of length 6: \
+         the other lengths in its group multiply to 0 (a = 0)"
+    ));
+    let e = einplan::pack(&[x.view().into_dyn()], "").unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::MissingStar { op: "pack" });
+    let e = einplan::rearrange(&x, "a b -> a b c", &[]).unwrap_err();
+    assert!(e.to_string().ends_with("(use repeat to add axes)"), "{e}");
+    let e = einplan::Rearrange::new("a b -> b a")
+        .unwrap()
+        .apply_into(&x, &mut ArrayD::<u8>::zeros(IxDyn(&[3, 5])))
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::OutputShape {
+            expected: vec![3, 6],
+            found: vec![3, 5]
+        }
+    );
+    let xs: [ArrayD<u8>; 0] = [];
+    let e = einplan::rearrange_list(&xs, "n a -> a n", &[]).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NoInputs { op: "rearrange" });
+    assert!(e.to_string().ends_with("the list of inputs is empty"));
 }

@@ -346,13 +346,19 @@ fn apply_into_checks_the_output_shape() {
     let x = ndarray::Array2::<f32>::zeros((2, 3));
     let mut out = ndarray::Array2::<f32>::zeros((2, 3));
     let e = op.apply_into(&x, &mut out).unwrap_err();
-    assert!(matches!(e.kind(), einplan::ErrorKind::Mismatch(_)), "{e}");
+    assert!(
+        matches!(e.kind(), einplan::ErrorKind::OutputShape { .. }),
+        "{e}"
+    );
     let mut out = ndarray::Array1::<f32>::zeros(6);
     assert!(op.apply_into(&x, &mut out).is_err());
     let pool = Reduce::new("a b -> a", Reduction::Max).unwrap();
     let mut out = ndarray::Array1::<f32>::zeros(3);
     let e = pool.apply_into(&x, &mut out).unwrap_err();
-    assert!(matches!(e.kind(), einplan::ErrorKind::Mismatch(_)), "{e}");
+    assert!(
+        matches!(e.kind(), einplan::ErrorKind::OutputShape { .. }),
+        "{e}"
+    );
 }
 
 #[test]

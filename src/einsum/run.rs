@@ -13,11 +13,12 @@ use ndarray::{
 };
 use smallvec::{SmallVec, smallvec};
 
-use super::schedule::{Axes, Gemm, Kind, OperandPlan, Schedule, Step, retarget};
+use super::schedule::{Axes, Gemm, Kind, OperandPlan, Schedule, Step};
 use super::spec::Spec;
 use crate::error::{Error, ErrorKind};
 use crate::exec;
-use crate::exec::kernel;
+use crate::exec::Source;
+use crate::layout::{self, Step as ViewStep};
 use crate::span::Span;
 
 /// Broadcast passes put a longer axis innermost when the last one is
@@ -75,21 +76,22 @@ fn prepare<'a, A: LinalgScalar>(
     lens: &[usize],
     x: &ArrayViewD<'a, A>,
 ) -> Tensor<'a, A> {
-    let mut strides: SmallVec<[isize; 8]> = smallvec![0; plan.axes.len()];
+    // One step per view axis; a repeated axis steps along every dimension
+    // it names (a diagonal).
+    let mut steps: Vec<ViewStep> = plan
+        .axes
+        .iter()
+        .map(|&id| ViewStep::broadcast(lens[id]))
+        .collect();
     for (dim, ids) in plan.dims.iter().enumerate() {
-        let mut stride = x.strides()[dim];
-        for &id in ids.iter().rev() {
-            if let Some(p) = plan.axes.iter().position(|&a| a == id) {
-                // A repeated axis moves along every dimension it names.
-                strides[p] = strides[p].wrapping_add(stride);
+        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| lens[id]).collect();
+        for (id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
+            if let Some(p) = plan.axes.iter().position(|a| a == id) {
+                steps[p].sources.push((dim, mult));
             }
-            // Wrapping only happens past axes of length 1, which the
-            // view leaves out.
-            stride = stride.wrapping_mul(lens[id] as isize);
         }
     }
-    let shape: Axes = plan.axes.iter().map(|&id| lens[id]).collect();
-    let mut data = CowArray::from(kernel::view(x, &shape, &strides));
+    let mut data = CowArray::from(checked_view(x, &steps));
     let mut axes = plan.axes.clone();
     for &p in &plan.summed {
         data = CowArray::from(data.sum_axis(Axis(p)));
@@ -121,7 +123,7 @@ fn contract<A: LinalgScalar>(
         Kind::Gemm(gemm) => {
             let mut out = ArrayD::from_shape_vec(IxDyn(&gemm.out_dims), data)
                 .expect("merging axes keeps the size");
-            matrix_products(spec, gemm, x.data.view(), y.data.view(), out.view_mut())?;
+            matrix_products(gemm, x.data.view(), y.data.view(), out.view_mut())?;
             Ok(out
                 .into_shape_with_order(IxDyn(&shape))
                 .expect("a standard-layout array reshapes freely"))
@@ -182,27 +184,33 @@ fn multiply_add<A: LinalgScalar>(
 /// along the ones it does not have.
 fn spread<'v, A>(t: &'v Tensor<'_, A>, target: &[usize], lens: &[usize]) -> ArrayViewD<'v, A> {
     let v = t.data.view();
-    let strides: SmallVec<[isize; 8]> = target
+    let steps: Vec<ViewStep> = target
         .iter()
-        .map(|id| {
-            let p = t.axes.iter().position(|a| a == id);
-            p.map_or(0, |p| v.strides()[p])
+        .map(|id| match t.axes.iter().position(|a| a == id) {
+            Some(p) => ViewStep::along(lens[*id], p, 1),
+            None => ViewStep::broadcast(lens[*id]),
         })
         .collect();
-    let shape: Axes = target.iter().map(|&id| lens[id]).collect();
-    kernel::view(&v, &shape, &strides)
+    checked_view(&v, &steps)
+}
+
+/// The view of `x` through `steps`, which the schedule made from `x`'s
+/// shape: [`Source::try_new`] proves every index an element of `x`.
+fn checked_view<'a, A>(x: &ArrayViewD<'a, A>, steps: &[ViewStep]) -> ArrayViewD<'a, A> {
+    Source::try_new(x, steps)
+        .and_then(|src| src.view())
+        .expect("the schedule's steps fit the operand's shape")
 }
 
 /// One matrix product per loop index: `out[loops] = x[loops] · y[loops]`.
 fn matrix_products<A: LinalgScalar>(
-    spec: &Spec,
     gemm: &Gemm,
     x: ArrayViewD<'_, A>,
     y: ArrayViewD<'_, A>,
     mut out: ArrayViewMutD<'_, A>,
 ) -> Result<(), Error> {
-    let xa = exec::rearrange(&gemm.x, x).map_err(|e| retarget(spec, &e))?;
-    let ya = exec::rearrange(&gemm.y, y).map_err(|e| retarget(spec, &e))?;
+    let xa = exec::rearrange(&gemm.x, x)?;
+    let ya = exec::rearrange(&gemm.y, y)?;
     let loop_lens: Axes = gemm.loops.iter().map(|l| l.len).collect();
     let mut index: Axes = smallvec![0; gemm.loops.len()];
     loop {
@@ -314,11 +322,11 @@ fn in_output_order<A: LinalgScalar>(
 /// `span`). Never aborts on a huge request.
 fn zeros<A: LinalgScalar>(spec: &Spec, n: usize, span: Span) -> Result<Vec<A>, Error> {
     let too_large = || {
-        let msg = format!(
-            "the result needs {n} elements of {} bytes each, more than can be allocated",
-            std::mem::size_of::<A>()
-        );
-        Error::new(&spec.pattern, ErrorKind::Limit(msg), span)
+        let kind = ErrorKind::TooLarge {
+            elements: n,
+            element_size: std::mem::size_of::<A>(),
+        };
+        Error::new(&spec.pattern, kind, span)
     };
     let bytes = n.checked_mul(std::mem::size_of::<A>());
     if bytes.is_none_or(|b| b > isize::MAX as usize) {

@@ -38,10 +38,9 @@ use std::sync::Arc;
 use smallvec::{SmallVec, smallvec};
 
 use super::spec::{Dim, Item, Spec};
-use crate::compiled::Compiled;
 use crate::error::{Error, ErrorKind};
 use crate::ir::Op;
-use crate::plan::{MAX_DIMS, Plan};
+use crate::plan::{GroupError, Groups, Inference, MAX_DIMS, Plan, from_groups, infer_group};
 use crate::span::Span;
 
 /// A contraction that would loop over matrix products smaller than this
@@ -167,24 +166,22 @@ pub(super) fn schedule_with(
     let err = |kind, span| Error::new(&spec.pattern, kind, span);
     let n = spec.operands.len();
     if shapes.len() != n {
-        let msg = format!(
-            "the pattern has {n} operand{}, but {} {} given",
-            if n == 1 { "" } else { "s" },
-            shapes.len(),
-            if shapes.len() == 1 { "was" } else { "were" },
-        );
-        return Err(err(ErrorKind::Mismatch(msg), spec.inputs_span));
+        let kind = ErrorKind::OperandCount {
+            expected: n,
+            found: shapes.len(),
+        };
+        return Err(err(kind, spec.inputs_span));
     }
 
     // Ranks, and how many dimensions each `...` stands for.
     let mut covered = Vec::with_capacity(n);
     for (op, shape) in spec.operands.iter().zip(shapes) {
         if shape.len() > MAX_DIMS {
-            let msg = format!(
-                "the operand has {} dimensions; the limit is {MAX_DIMS}",
-                shape.len()
-            );
-            return Err(err(ErrorKind::Limit(msg), op.span));
+            let kind = ErrorKind::TooManyDimensions {
+                found: shape.len(),
+                limit: MAX_DIMS,
+            };
+            return Err(err(kind, op.span));
         }
         let fixed = op.fixed_dims();
         let at_least = op.ellipsis.is_some();
@@ -229,12 +226,11 @@ pub(super) fn schedule_with(
                         let known = (lens[id], source[id]);
                         if let (Some(len), Source::At(other)) = known {
                             if len != shape[d] {
-                                let msg = format!(
-                                    "the dimensions `...` stands for differ: \
-                                     length {} here, {len} at the other place",
-                                    shape[d]
-                                );
-                                return Err(err(ErrorKind::Mismatch(msg), span).with_aux(other));
+                                let kind = ErrorKind::EllipsisLengths {
+                                    here: shape[d],
+                                    there: len,
+                                };
+                                return Err(err(kind, span).with_aux(other));
                             }
                         }
                         lens[id] = Some(shape[d]);
@@ -380,9 +376,12 @@ fn fix(
     match (lens[id], source[id]) {
         (Some(known), _) if known == len => Ok(()),
         (Some(known), Source::At(other)) => {
-            let msg =
-                format!("axis `{name}` has length {len} here, but {known} at the other place");
-            Err(Error::new(&spec.pattern, ErrorKind::Mismatch(msg), at).with_aux(other))
+            let kind = ErrorKind::AxisLengths {
+                name: name.clone(),
+                here: len,
+                there: known,
+            };
+            Err(Error::new(&spec.pattern, kind, at).with_aux(other))
         }
         (Some(known), _) => {
             let kind = ErrorKind::LengthMismatch {
@@ -416,20 +415,8 @@ fn solve_groups(
         while i < groups.len() {
             let (k, dim, ref ids, span) = groups[i];
             let length = shapes[k][dim];
-            let mut known: usize = 1;
-            let mut unknown: SmallVec<[usize; 2]> = SmallVec::new();
-            for &id in ids {
-                match lens[id] {
-                    Some(len) => {
-                        known = known
-                            .checked_mul(len)
-                            .ok_or_else(|| err(ErrorKind::Overflow, span))?;
-                    }
-                    None => unknown.push(id),
-                }
-            }
             // "b = 2", "b * c = 6", "1".
-            let describe = || {
+            let describe = |lens: &[Option<usize>], known: usize| {
                 let names: Vec<&str> = ids
                     .iter()
                     .filter(|&&id| lens[id].is_some())
@@ -441,31 +428,41 @@ fn solve_groups(
                     format!("{} = {known}", names.join(" * "))
                 }
             };
-            match unknown.as_slice() {
-                [] if known == length => {}
-                [] => {
+            match infer_group(lens, ids, length) {
+                Ok(Inference::Checked) => {}
+                Ok(Inference::Inferred { id, len }) => {
+                    lens[id] = Some(len);
+                    source[id] = Source::At(span);
+                }
+                Ok(Inference::Unknown(_)) => {
+                    i += 1;
+                    continue;
+                }
+                Err(GroupError::Overflow) => return Err(err(ErrorKind::Overflow, span)),
+                Err(GroupError::Mismatch { known }) => {
                     let kind = ErrorKind::LengthMismatch {
                         dim,
                         length,
-                        expected: describe(),
+                        expected: describe(lens, known),
                     };
                     return Err(err(kind, span));
                 }
-                [one] => {
-                    if known == 0 || length % known != 0 {
-                        let kind = ErrorKind::NotDivisible {
-                            dim,
-                            length,
-                            divisor: describe(),
-                        };
-                        return Err(err(kind, span));
-                    }
-                    lens[*one] = Some(length / known);
-                    source[*one] = Source::At(span);
+                Err(GroupError::NotDivisible { known }) => {
+                    let kind = ErrorKind::NotDivisible {
+                        dim,
+                        length,
+                        divisor: describe(lens, known),
+                    };
+                    return Err(err(kind, span));
                 }
-                _ => {
-                    i += 1;
-                    continue;
+                Err(GroupError::Zero { id }) => {
+                    let kind = ErrorKind::ZeroInGroup {
+                        name: spec.axes[id].name.clone(),
+                        dim,
+                        length,
+                        zero: describe(lens, 0),
+                    };
+                    return Err(err(kind, span));
                 }
             }
             groups.remove(i);
@@ -705,6 +702,8 @@ fn longest_run(lens: &[usize], out: &[usize], class: &[bool]) -> std::ops::Range
 
 /// The rearrange plan that turns a tensor with `axes` into
 /// `[outer…] (first) (second)`: a view when its strides allow, else a copy.
+/// Built from the groups as data ([`from_groups`]); its errors (only a
+/// result too large to allocate can occur) point at the einsum's inputs.
 fn arrange(
     spec: &Spec,
     lens: &[usize],
@@ -713,27 +712,29 @@ fn arrange(
     first: &[usize],
     second: &[usize],
 ) -> Result<Arc<Plan>, Error> {
-    let name = |id: &usize| {
-        let local = axes.iter().position(|a| a == id).unwrap_or(axes.len());
-        format!("a{local}")
-    };
-    let names = |ids: &[usize]| ids.iter().map(name).collect::<Vec<_>>().join(" ");
-    let pattern = format!(
-        "{} -> {} ({}) ({})",
-        names(axes),
-        names(outer),
-        names(first),
-        names(second)
-    );
+    let local = |id: &usize| axes.iter().position(|a| a == id).unwrap_or(axes.len());
+    let mut output: Vec<SmallVec<[usize; 4]>> =
+        outer.iter().map(|id| smallvec![local(id)]).collect();
+    output.push(first.iter().map(local).collect());
+    output.push(second.iter().map(local).collect());
+    let labels = axes
+        .iter()
+        .map(|&id| match spec.axes.get(id) {
+            Some(axis) => axis.name.clone(),
+            None => format!("...{}", id - spec.axes.len()),
+        })
+        .collect();
     let shape: Vec<usize> = axes.iter().map(|&id| lens[id]).collect();
-    Compiled::new(&pattern, Op::Rearrange)
-        .and_then(|c| c.plan(&shape))
-        .map_err(|e| retarget(spec, &e))
-}
-
-/// An error from a rearrange this module generated, pointed at the
-/// einsum's inputs instead. (Generated patterns are valid and small, so
-/// only the execution-time allocation limit can actually fail.)
-pub(super) fn retarget(spec: &Spec, e: &Error) -> Error {
-    Error::new(&spec.pattern, e.kind().clone(), spec.inputs_span)
+    let plan = from_groups(Groups {
+        pattern: &spec.pattern,
+        op: Op::Rearrange,
+        labels,
+        lens: shape.clone(),
+        input_shape: &shape,
+        input_dims: (0..axes.len()).map(|k| smallvec![k]).collect(),
+        output_spans: vec![spec.inputs_span; output.len()],
+        output,
+        output_span: spec.inputs_span,
+    })?;
+    Ok(Arc::new(plan))
 }

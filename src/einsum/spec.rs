@@ -86,12 +86,12 @@ impl Spec {
         let ast = parse_pattern(pattern)?;
         let err = |kind, span| Error::new(pattern, kind, span);
         if ast.inputs.len() > MAX_OPERANDS {
-            let msg = format!(
-                "the pattern has {} operands; the limit is {MAX_OPERANDS}",
-                ast.inputs.len()
-            );
+            let kind = ErrorKind::TooManyOperands {
+                found: ast.inputs.len(),
+                limit: MAX_OPERANDS,
+            };
             let at = Span::new(ast.inputs[MAX_OPERANDS].span.start, ast.arrow.start);
-            return Err(err(ErrorKind::Limit(msg), at));
+            return Err(err(kind, at));
         }
         for expr in &ast.inputs {
             check_side(pattern, expr, Side::Input)?;
@@ -149,7 +149,7 @@ impl Spec {
                             let kind = ErrorKind::OneSidedAxis {
                                 name: name.clone(),
                                 side: Side::Output,
-                                hint: ": einsum cannot create axes",
+                                op: OP,
                             };
                             return Err(err(kind, atom.span));
                         };
@@ -158,7 +158,7 @@ impl Spec {
                     AtomKind::Ellipsis if !any_ellipsis => {
                         let kind = ErrorKind::OneSidedEllipsis {
                             side: Side::Output,
-                            hint: "",
+                            op: OP,
                         };
                         return Err(err(kind, atom.span));
                     }
@@ -235,11 +235,7 @@ fn check_side(text: &str, expr: &Expr, side: Side) -> Result<(), Error> {
                 }
                 AtomKind::Number(1) => {}
                 &AtomKind::Number(len) => {
-                    let kind = ErrorKind::AnonymousAxis {
-                        op: OP,
-                        len,
-                        hint: ": only `1` is allowed, for a unit axis",
-                    };
+                    let kind = ErrorKind::AnonymousAxis { op: OP, len, side };
                     return Err(err(kind, atom.span));
                 }
                 // Repeating an axis in one operand takes a diagonal.

@@ -1,11 +1,12 @@
 //! Reductions: how elements combine (`Fold`) and the executor that runs a
-//! reduce plan, with the pooling kernel ([`kernel::pool`]) for sums and
+//! reduce plan, with the pooling kernel ([`pool::pool`]) for sums and
 //! means of floats shaped like pooling, and the memory-order
-//! [`kernel::fold`] for everything else.
+//! [`pool::fold`] for everything else.
 
 use ndarray::{ArrayD, ArrayView, ArrayViewMut, IxDyn};
 
-use super::kernel::{self, Source};
+use super::pool;
+use super::source::Source;
 use crate::error::Error;
 use crate::plan::Plan;
 
@@ -95,7 +96,7 @@ fn accumulate<A, F: Fold<A>>(
     let n_out: usize = plan.output_shape().iter().product();
     let mut acc = plan.buffer(n_out)?;
     acc.resize(n_out, fold.init());
-    kernel::fold(src, plan.kept().len(), &mut acc, |a, e| fold.step(a, e));
+    pool::fold(src, plan.kept().len(), &mut acc, |a, e| fold.step(a, e));
     Ok(acc)
 }
 
@@ -155,7 +156,7 @@ macro_rules! float {
                 Some((acc / count as f64) as $t)
             }
             fn pool(src: &Source<'_, Self>, kept: usize, mean: bool, out: &mut Vec<Self>) -> bool {
-                kernel::pool(src, kept, mean, out)
+                pool::pool(src, kept, mean, out)
             }
             fn pool_into(
                 src: &Source<'_, Self>,
@@ -163,7 +164,7 @@ macro_rules! float {
                 mean: bool,
                 out: &mut [Self],
             ) -> bool {
-                kernel::pool_into(src, kept, mean, out)
+                pool::pool_into(src, kept, mean, out)
             }
         }
     };

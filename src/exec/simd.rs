@@ -2,12 +2,12 @@
 //! elements, the pairwise f32 pooling rows, and streaming copies.
 //!
 //! The transposes and pooling rows are `#[target_feature(enable = "avx")]`:
-//! callers in [`kernel`](super::kernel) check
-//! `is_x86_feature_detected!("avx")` first (invariant 6 there); the
+//! callers in [`bits`](super::bits) and [`pool`](super::pool) check
+//! `is_x86_feature_detected!("avx")` first (invariant 6 of [`exec`](super)); the
 //! streaming copy needs only SSE2, which every x86-64 CPU has. They take
 //! raw pointers with strides in elements; each documents, under *Safety*,
 //! the offsets it reads and writes, which the caller has proven in bounds
-//! (invariants 1–3 there). The kernels only move bits (loads, shuffles and
+//! (invariants 1–3 of [`exec`](super)). The kernels only move bits (loads, shuffles and
 //! stores) except the pooling rows, whose arithmetic matches the scalar
 //! code bit for bit: the same `f64` additions in the same order.
 //!
@@ -18,7 +18,7 @@
 
 use std::arch::x86_64::*;
 
-use super::kernel::Scale;
+use super::pool::Scale;
 
 /// Transposes an `m × n` tile of 4-byte elements: `dst[i * di + j] =
 /// src[i + j * sj]` for `i < m`, `j < n`. Full 8 × 8 blocks go through

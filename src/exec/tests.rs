@@ -7,8 +7,11 @@
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
 
-use super::kernel::{self, Source};
-use crate::plan::Step;
+use super::copy;
+use super::pool;
+use super::source::Source;
+use super::threads;
+use crate::layout::Step;
 
 /// Random cases per test: fewer under Miri, which is slow.
 const ROUNDS: usize = if cfg!(miri) { 8 } else { 40 };
@@ -95,10 +98,7 @@ fn stored<A>(shape: &[usize], layout: &Layout, make: impl Fn(usize) -> A) -> Arr
 /// One step per dimension: the view as it is.
 fn identity(shape: &[usize]) -> Vec<Step> {
     (0..shape.len())
-        .map(|d| Step {
-            len: shape[d],
-            source: Some((d, 1)),
-        })
+        .map(|d| Step::along(shape[d], d, 1))
         .collect()
 }
 
@@ -109,15 +109,9 @@ fn random_steps(rng: &mut Lcg, shape: &[usize]) -> Vec<Step> {
     for (d, &len) in shape.iter().enumerate() {
         let inner = (1..=len).filter(|f| len % f == 0).collect::<Vec<_>>();
         let inner = inner[rng.below(inner.len())];
-        steps.push(Step {
-            len: len / inner,
-            source: Some((d, inner)),
-        });
+        steps.push(Step::along(len / inner, d, inner));
         if inner > 1 {
-            steps.push(Step {
-                len: inner,
-                source: Some((d, 1)),
-            });
+            steps.push(Step::along(inner, d, 1));
         }
     }
     for i in (1..steps.len()).rev() {
@@ -126,7 +120,7 @@ fn random_steps(rng: &mut Lcg, shape: &[usize]) -> Vec<Step> {
     if rng.below(3) == 0 {
         let at = rng.below(steps.len() + 1);
         let len = 1 + rng.below(3);
-        steps.insert(at, Step { len, source: None });
+        steps.insert(at, Step::broadcast(len));
     }
     steps
 }
@@ -142,7 +136,7 @@ fn naive<A: Clone>(v: &ArrayViewD<'_, A>, steps: &[Step]) -> Vec<A> {
             for (step, &len) in steps.iter().zip(&lens).rev() {
                 let i = n % len;
                 n /= len;
-                if let Some((d, mult)) = step.source {
+                for &(d, mult) in &step.sources {
                     at[d] += i * mult;
                 }
             }
@@ -182,7 +176,7 @@ fn copy_of_strings_equals_index_arithmetic() {
         let v = layout.view(&base);
         let steps = random_steps(&mut rng, &shape);
         let mut out = Vec::with_capacity(steps.iter().map(|s| s.len).product());
-        kernel::copy(&Source::new(&v, &steps), &mut out);
+        copy::copy(&Source::new(&v, &steps), &mut out);
         assert_eq!(out, naive(&v, &steps));
     }
 }
@@ -207,24 +201,15 @@ fn transposes_of_words_straddle_tiles() {
             let layout = Layout::random(&mut rng, 2);
             let base = stored(&[a, b], &layout, |i| i as u32);
             let v = layout.view(&base);
-            let steps = [
-                Step {
-                    len: b,
-                    source: Some((1, 1)),
-                },
-                Step {
-                    len: a,
-                    source: Some((0, 1)),
-                },
-            ];
+            let steps = [Step::along(b, 1, 1), Step::along(a, 0, 1)];
             let mut out = Vec::with_capacity(a * b);
-            kernel::copy(&Source::new(&v, &steps), &mut out);
+            copy::copy(&Source::new(&v, &steps), &mut out);
             assert_eq!(out, naive(&v, &steps), "{a} x {b}");
             // The same for 8-byte elements.
             let base = stored(&[a, b], &layout, |i| i as f64);
             let v = layout.view(&base);
             let mut out = Vec::with_capacity(a * b);
-            kernel::copy(&Source::new(&v, &steps), &mut out);
+            copy::copy(&Source::new(&v, &steps), &mut out);
             assert_eq!(out, naive(&v, &steps), "{a} x {b}");
         }
     }
@@ -246,7 +231,7 @@ fn copies_of_every_width_equal_index_arithmetic() {
                 let base = stored(&shape, &layout, |i| i as $t);
                 let v = layout.view(&base);
                 let mut out = Vec::with_capacity(n);
-                kernel::copy(&Source::new(&v, &steps), &mut out);
+                copy::copy(&Source::new(&v, &steps), &mut out);
                 assert_eq!(out, naive(&v, &steps));
             )*};
         }
@@ -254,7 +239,7 @@ fn copies_of_every_width_equal_index_arithmetic() {
         let base = stored(&shape, &layout, |i| i % 3 == 0);
         let v = layout.view(&base);
         let mut out = Vec::with_capacity(n);
-        kernel::copy(&Source::new(&v, &steps), &mut out);
+        copy::copy(&Source::new(&v, &steps), &mut out);
         assert_eq!(out, naive(&v, &steps));
     }
 }
@@ -274,14 +259,14 @@ fn copy_into_any_output_layout() {
         let base = stored(&shape, &layout, |i| i.to_string());
         let v = layout.view(&base);
         let mut out_base = stored(&out_shape, &out_layout, |_| String::from("old"));
-        kernel::copy_into(&Source::new(&v, &steps), out_layout.view_mut(&mut out_base));
+        copy::copy_into(&Source::new(&v, &steps), out_layout.view_mut(&mut out_base));
         let got: Vec<String> = out_layout.view(&out_base).iter().cloned().collect();
         assert_eq!(got, naive(&v, &steps));
         // Words: the bit copies.
         let base = stored(&shape, &layout, |i| i as u32);
         let v = layout.view(&base);
         let mut out_base = stored(&out_shape, &out_layout, |_| u32::MAX);
-        kernel::copy_into(&Source::new(&v, &steps), out_layout.view_mut(&mut out_base));
+        copy::copy_into(&Source::new(&v, &steps), out_layout.view_mut(&mut out_base));
         let got: Vec<u32> = out_layout.view(&out_base).iter().copied().collect();
         assert_eq!(got, naive(&v, &steps));
     }
@@ -294,7 +279,7 @@ fn copy_into_any_output_layout() {
 fn copies_split_over_threads() {
     // With the thread threshold lowered, words go to the pool: a transpose
     // and a contiguous-run copy, each compared with index arithmetic.
-    kernel::set_thresholds(Some((0, usize::MAX)));
+    threads::set_thresholds(Some((0, usize::MAX)));
     let shape = if cfg!(miri) { [2, 9, 10] } else { [3, 40, 36] };
     let layout = Layout {
         perm: vec![0, 1, 2],
@@ -303,34 +288,22 @@ fn copies_split_over_threads() {
     };
     let base = stored(&shape, &layout, |i| i as u32);
     let v = layout.view(&base);
-    let step = |d: usize| Step {
-        len: shape[d],
-        source: Some((d, 1)),
-    };
+    let step = |d: usize| Step::along(shape[d], d, 1);
     let transpose = [step(0), step(2), step(1)];
     let runs = [step(1), step(0), step(2)];
     for steps in [&transpose[..], &runs[..]] {
         let mut out = Vec::with_capacity(shape.iter().product());
-        kernel::copy(&Source::new(&v, steps), &mut out);
+        copy::copy(&Source::new(&v, steps), &mut out);
         assert_eq!(out, naive(&v, steps));
     }
-    kernel::set_thresholds(None);
+    threads::set_thresholds(None);
 }
 
 #[test]
 #[should_panic(expected = "reaches past its input dimension")]
 fn source_refuses_steps_past_the_end() {
     let base = ArrayD::from_elem(IxDyn(&[4]), String::from("x"));
-    let steps = [
-        Step {
-            len: 2,
-            source: Some((0, 2)),
-        },
-        Step {
-            len: 3,
-            source: Some((0, 1)),
-        },
-    ];
+    let steps = [Step::along(2, 0, 2), Step::along(3, 0, 1)];
     let _ = Source::new(&base.view(), &steps);
 }
 
@@ -339,7 +312,7 @@ fn source_refuses_steps_past_the_end() {
 fn copy_into_refuses_a_wrong_output_shape() {
     let base = ArrayD::from_elem(IxDyn(&[2, 3]), 1u8);
     let mut out = ArrayD::from_elem(IxDyn(&[3, 2]), 0u8);
-    kernel::copy_into(
+    copy::copy_into(
         &Source::new(&base.view(), &identity(&[2, 3])),
         out.view_mut(),
     );
@@ -358,13 +331,13 @@ fn merged_views_read_the_same_elements() {
         let lens: Vec<usize> = steps.iter().map(|s| s.len).collect();
         let (out_shape, groups) = random_groups(&mut rng, &lens);
         let src = Source::new(&v, &steps);
-        if let Some(w) = src.merged(&out_shape, &groups) {
+        if let Some(w) = src.merged(&groups) {
             assert_eq!(w.shape(), &out_shape[..]);
             assert_eq!(w.iter().cloned().collect::<Vec<_>>(), naive(&v, &steps));
         }
         // Without merges a view always exists.
         let singles: Vec<(usize, usize)> = (0..lens.len()).map(|k| (k, k + 1)).collect();
-        let w = src.merged(&lens, &singles).expect("no merge to refuse");
+        let w = src.merged(&singles).expect("no merge to refuse");
         assert_eq!(w.iter().cloned().collect::<Vec<_>>(), naive(&v, &steps));
     }
 }
@@ -382,7 +355,7 @@ fn fold_equals_index_arithmetic() {
         let kept = rng.below(steps.len() + 1);
         let n_out: usize = steps[..kept].iter().map(|s| s.len).product();
         let mut acc = vec![String::new(); n_out];
-        kernel::fold(&Source::new(&v, &steps), kept, &mut acc, |a, e| {
+        pool::fold(&Source::new(&v, &steps), kept, &mut acc, |a, e| {
             a.push_str(e);
             a.push(',');
         });
@@ -424,10 +397,7 @@ fn pooling_equals_the_fold() {
         };
         let base = stored(&shape, &layout, |i| (i % 7) as f32 * 0.3 - 0.5);
         let v = layout.view(&base);
-        let step = |len, d, mult| Step {
-            len,
-            source: Some((d, mult)),
-        };
+        let step = Step::along;
         let steps = [
             step(2, 0, 1),
             step(h, 1, kh),
@@ -438,18 +408,18 @@ fn pooling_equals_the_fold() {
         let src = Source::new(&v, &steps);
         for mean in [false, true] {
             let mut acc = vec![0.0f64; 2 * h * w];
-            kernel::fold(&src, 3, &mut acc, |a, e| *a += *e as f64);
+            pool::fold(&src, 3, &mut acc, |a, e| *a += *e as f64);
             let count = (kh * kw) as f64;
             let want: Vec<f32> = acc
                 .iter()
                 .map(|&a| if mean { (a / count) as f32 } else { a as f32 })
                 .collect();
             let mut got = Vec::with_capacity(want.len());
-            if kernel::pool(&src, 3, mean, &mut got) {
+            if pool::pool(&src, 3, mean, &mut got) {
                 pooled += 1;
                 assert_eq!(got, want, "{shape:?} {:?}", layout.perm);
                 let mut into = vec![f32::NAN; want.len()];
-                assert!(kernel::pool_into(&src, 3, mean, &mut into));
+                assert!(pool::pool_into(&src, 3, mean, &mut into));
                 assert_eq!(into, want);
             } else {
                 assert!(got.is_empty());
@@ -457,4 +427,53 @@ fn pooling_equals_the_fold() {
         }
     }
     assert!(pooled > ROUNDS, "the standard layouts all pool ({pooled})");
+}
+
+/// Two views whose elements interleave in one buffer, as ndarray's
+/// `multi_slice_mut` makes them. A view checked only against its input's
+/// lowest and highest addresses (the argument of the old `kernel::view`)
+/// could reach the other view's elements; [`Source::try_new`] proves each
+/// index an index of its own input, so it refuses such steps, and every
+/// view it builds reads only its input's elements while the other view is
+/// written (which Miri checks).
+#[test]
+fn checked_views_stay_inside_interleaved_inputs() {
+    use crate::layout::Layout;
+    use ndarray::{Array1, s};
+
+    let mut base = Array1::from_iter((0..8).map(|i| i.to_string()));
+    let (evens, mut odds) = base.multi_slice_mut((s![..;2], s![1..;2]));
+    let evens = evens.into_dyn();
+    let input = evens.view();
+    // The old argument: stride 1 over 4 elements stays inside `evens`'
+    // address range, offsets 0..=6, yet reads `odds`' elements 1 and 3.
+    let range = Layout::new(input.shape(), input.strides())
+        .extent()
+        .unwrap();
+    let stride_one = Layout::new(&[4], &[1]).extent().unwrap();
+    assert!(range.0 <= stride_one.0 && stride_one.1 <= range.1);
+    // Steps are indices of `evens`, never raw strides; those past its end
+    // are refused.
+    assert!(Source::try_new(&input, &[Step::along(7, 0, 1)]).is_none());
+    assert!(Source::try_new(&input, &[Step::along(2, 0, 2), Step::along(3, 0, 1)]).is_none());
+    let mut built = 0;
+    for len in 1..6 {
+        for mult in 0..4 {
+            for outer in 1..4 {
+                let steps = [Step::along(outer, 0, 2), Step::along(len, 0, mult)];
+                let Some(src) = Source::try_new(&input, &steps) else {
+                    continue;
+                };
+                let view = src.view().unwrap();
+                // `odds` is borrowed mutably all along; write it now.
+                odds.fill(String::from("odd"));
+                for v in view.iter() {
+                    let n: usize = v.parse().expect("an element of `evens`");
+                    assert_eq!(n % 2, 0);
+                }
+                built += 1;
+            }
+        }
+    }
+    assert!(built > 10);
 }

@@ -128,7 +128,7 @@ fn length_limit() {
     let long = "a ".repeat(MAX_PATTERN_LEN);
     assert!(matches!(
         parse_pattern(&long).unwrap_err().kind(),
-        ErrorKind::Limit(_)
+        ErrorKind::PatternTooLong { .. }
     ));
 }
 

@@ -1,0 +1,211 @@
+//! Bit copies of primitive elements: which element types qualify
+//! (invariant 5), the tile sizes and AVX transposes of each width, and
+//! streaming stores for large outputs. Large copies go to the pool.
+
+use std::marker::PhantomData;
+
+use super::nest::{Body, Mover, Tile, by_lines, run};
+#[cfg(target_arch = "x86_64")]
+use super::simd;
+use super::threads::{stream_bytes, threads_for};
+use crate::layout::Loop;
+
+/// The size of `A` if it is a primitive number or `bool`.
+pub(super) fn word_width<A>() -> Option<usize> {
+    use std::any::TypeId;
+    let id = typeid::of::<A>();
+    let is = |t: TypeId| id == t;
+    if is(TypeId::of::<f32>()) || is(TypeId::of::<i32>()) || is(TypeId::of::<u32>()) {
+        Some(4)
+    } else if is(TypeId::of::<f64>())
+        || is(TypeId::of::<i64>())
+        || is(TypeId::of::<u64>())
+        || is(TypeId::of::<isize>())
+        || is(TypeId::of::<usize>())
+    {
+        Some(std::mem::size_of::<A>())
+    } else if is(TypeId::of::<i16>()) || is(TypeId::of::<u16>()) {
+        Some(2)
+    } else if is(TypeId::of::<i8>()) || is(TypeId::of::<u8>()) || is(TypeId::of::<bool>()) {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// Bit copies of one width, on the pool when they are large.
+///
+/// # Safety
+///
+/// As [`run`].
+pub(super) unsafe fn words<T: Word>(src: *const T, dst: *mut T, loops: &[Loop], body: Body) {
+    let count: usize = loops.iter().map(|l| l.len).product();
+    let bytes = count.saturating_mul(size_of::<T>());
+    let limit = stream_bytes();
+    let mover = Bits::<T>::new(bytes >= limit, bytes / 2 >= limit);
+    #[cfg(feature = "rayon")]
+    {
+        let threads = threads_for(bytes);
+        if threads > 1 {
+            // SAFETY: as this function's contract.
+            return unsafe { super::nest::parallel(mover, src, dst, loops, body, threads) };
+        }
+    }
+    // SAFETY: as this function's contract.
+    unsafe { run(mover, src, dst, loops, body) }
+}
+
+/// A primitive element, copied as bits of its width.
+pub(super) trait Word: Copy + Send + Sync {
+    const TILE: (usize, usize);
+
+    /// Transposes the tile in registers, if this width has an AVX kernel;
+    /// with `stream`, with streaming stores where the rows are aligned.
+    ///
+    /// # Safety
+    ///
+    /// As [`Mover::tile`], with `si == 1`, `dj == 1`, and AVX available.
+    unsafe fn transpose_avx(_: &Tile<Self, Self>, _stream: bool) -> bool {
+        false
+    }
+}
+
+impl Word for u8 {
+    const TILE: (usize, usize) = (64, 64);
+}
+
+impl Word for u16 {
+    const TILE: (usize, usize) = (32, 64);
+}
+
+impl Word for u32 {
+    const TILE: (usize, usize) = (64, 16);
+
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn transpose_avx(t: &Tile<u32, u32>, stream: bool) -> bool {
+        // Streaming pays only when every tile starts whole lines: 64-byte
+        // aligned rows, tiles a line wide.
+        let aligned = t.dst.align_offset(64) == 0 && t.di % 16 == 0;
+        // SAFETY: AVX is available, and the tile's offsets `i + j * sj`
+        // and `i * di + j` are elements (contract); streaming only with the
+        // alignment it needs.
+        unsafe { simd::transpose_u32(t.src, t.sj, t.dst, t.di, t.m, t.n, stream && aligned) };
+        true
+    }
+}
+
+impl Word for u64 {
+    const TILE: (usize, usize) = (32, 8);
+
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn transpose_avx(t: &Tile<u64, u64>, stream: bool) -> bool {
+        let aligned = t.dst.align_offset(64) == 0 && t.di % 8 == 0;
+        // SAFETY: as for `u32`.
+        unsafe { simd::transpose_u64(t.src, t.sj, t.dst, t.di, t.m, t.n, stream && aligned) };
+        true
+    }
+}
+
+/// Whether this CPU has AVX (checked once per kernel call; the standard
+/// library caches the answer).
+pub(super) fn has_avx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Bit copies of `T`, with the AVX transposes when the CPU has them, and
+/// streaming stores for large outputs.
+struct Bits<T> {
+    avx: bool,
+    /// Streaming stores for lines.
+    stream: bool,
+    /// Streaming stores for transposed tiles: only from twice the lines'
+    /// threshold. A transposed 16 MiB output (W3) ran at about half the
+    /// speed with them, most of it still fitting the last-level cache;
+    /// at 64 MiB (W2) they neither helped nor hurt.
+    stream_tiles: bool,
+    _word: PhantomData<T>,
+}
+
+impl<T> Clone for Bits<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Bits<T> {}
+
+impl<T: Word> Bits<T> {
+    fn new(stream: bool, stream_tiles: bool) -> Bits<T> {
+        let x86 = cfg!(target_arch = "x86_64");
+        Bits {
+            avx: has_avx(),
+            stream: stream && x86,
+            stream_tiles: stream && stream_tiles && x86,
+            _word: PhantomData,
+        }
+    }
+}
+
+impl<T: Word> Mover for Bits<T> {
+    type Src = T;
+    type Dst = T;
+    const TILE: (usize, usize) = T::TILE;
+
+    unsafe fn line(self, src: *const T, s: isize, dst: *mut T, d: isize, n: usize) {
+        if s == 1 && d == 1 {
+            #[cfg(target_arch = "x86_64")]
+            if self.stream {
+                // SAFETY: `n` consecutive elements each; input and output
+                // never overlap (module docs).
+                return unsafe { simd::stream_copy(src.cast(), dst.cast(), n * size_of::<T>()) };
+            }
+            // SAFETY: `n` consecutive elements each; input and output never
+            // overlap (module docs).
+            unsafe { std::ptr::copy_nonoverlapping(src, dst, n) };
+        } else if d == 1 {
+            for j in 0..n {
+                // SAFETY: elements to read and to write (contract).
+                unsafe { *dst.add(j) = *src.offset(j as isize * s) };
+            }
+        } else {
+            for j in 0..n as isize {
+                // SAFETY: elements to read and to write (contract).
+                unsafe { *dst.offset(j * d) = *src.offset(j * s) };
+            }
+        }
+    }
+
+    unsafe fn tile(self, t: Tile<T, T>) {
+        // SAFETY: AVX was detected; the unit strides are checked; the
+        // tile's offsets are elements (contract).
+        if self.avx && t.si == 1 && t.dj == 1 && unsafe { T::transpose_avx(&t, self.stream_tiles) }
+        {
+            return;
+        }
+        // SAFETY: as this function's contract.
+        unsafe { by_lines(self, t) }
+    }
+
+    fn head(self, dst: *mut T, dj: isize, tj: usize) -> usize {
+        // Whole 64-byte lines of the output per tile, when its lines are
+        // contiguous and `tj` elements make whole lines.
+        let line = 64 / size_of::<T>();
+        if dj != 1 || tj % line != 0 {
+            return 0;
+        }
+        dst.align_offset(64) % line
+    }
+
+    fn finish(self) {
+        #[cfg(target_arch = "x86_64")]
+        if self.stream {
+            simd::fence();
+        }
+    }
+}
