@@ -111,12 +111,12 @@ const DEFAULT_SEED: u64 = 0;
 /// | `...` on both sides or neither, not in an input group | [`OneSidedEllipsis`](ErrorKind::OneSidedEllipsis), [`EllipsisInInputGroup`](ErrorKind::EllipsisInInputGroup) |
 /// | no anonymous axes other than `1` in `pattern` or the bias, none in the weight | [`AnonymousAxis`](ErrorKind::AnonymousAxis) |
 /// | no `...` or groups in the weight, no `...` in the bias | [`Unsupported`](ErrorKind::Unsupported) |
-/// | every weight axis has a length | [`Mismatch`](ErrorKind::Mismatch) |
+/// | every weight axis has a length | [`WeightLength`](ErrorKind::WeightLength) |
 /// | every length is for an input or a weight axis | [`UnusedLength`](ErrorKind::UnusedLength) |
-/// | every weight axis is on a side of `pattern` | [`Mismatch`](ErrorKind::Mismatch) |
-/// | every bias axis is an output axis with a length | [`Mismatch`](ErrorKind::Mismatch) |
-/// | no bias axis before the output's `...` | [`Mismatch`](ErrorKind::Mismatch) |
-/// | `fan_in` is not zero | [`Mismatch`](ErrorKind::Mismatch) |
+/// | every weight axis is on a side of `pattern` | [`WeightAxisUnused`](ErrorKind::WeightAxisUnused) |
+/// | every bias axis is an output axis with a length | [`BiasAxisNotInOutput`](ErrorKind::BiasAxisNotInOutput), [`BiasLength`](ErrorKind::BiasLength) |
+/// | no bias axis before the output's `...` | [`BiasBeforeEllipsis`](ErrorKind::BiasBeforeEllipsis) |
+/// | `fan_in` is not zero | [`ZeroFanIn`](ErrorKind::ZeroFanIn) |
 /// | no length twice; the weight's size fits in memory | [`DuplicateLength`](ErrorKind::DuplicateLength), [`Overflow`](ErrorKind::Overflow) |
 ///
 /// Unlike einops, a length given for an input axis is always checked
@@ -348,7 +348,7 @@ impl<A: LinalgScalar> EinMix<A> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Mismatch`], pointing at the weight shape, if the shapes
+    /// [`ErrorKind::ParameterShape`], pointing at the weight shape, if the shapes
     /// differ; the weight is then left as it was.
     pub fn set_weight<S, D>(&mut self, weight: &ArrayBase<S, D>) -> Result<(), Error>
     where
@@ -383,7 +383,7 @@ impl<A: LinalgScalar> EinMix<A> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Mismatch`] if the layer has no bias (pointing at the
+    /// [`ErrorKind::NoBias`] if the layer has no bias (pointing at the
     /// pattern) or the shapes differ (pointing at the bias shape); the bias
     /// is then left as it was.
     pub fn set_bias<S, D>(&mut self, bias: &ArrayBase<S, D>) -> Result<(), Error>
@@ -392,9 +392,11 @@ impl<A: LinalgScalar> EinMix<A> {
         D: Dimension,
     {
         let (Some(own), Some(text)) = (&mut self.bias, &self.bias_shape) else {
-            let kind =
-                ErrorKind::Mismatch("this EinMix has no bias (its bias shape is None)".into());
-            return Err(Error::new(&self.pattern, kind, whole(&self.pattern)));
+            return Err(Error::new(
+                &self.pattern,
+                ErrorKind::NoBias,
+                whole(&self.pattern),
+            ));
         };
         check_shape("bias", text, own.shape(), bias.shape())?;
         own.assign(&bias.view().into_dyn());
@@ -436,11 +438,11 @@ impl<A: LinalgScalar> EinMix<A> {
         let mut y = self.einsum.apply(&operands).map_err(|e| self.remap(&e))?;
         if let Some(bias) = &self.bias {
             let Some(bias) = bias.broadcast(y.raw_dim()) else {
-                return Err(self.internal(format!(
-                    "the bias of shape {:?} does not broadcast to {:?}",
-                    bias.shape(),
-                    y.shape()
-                )));
+                return Err(self.unreachable(ErrorKind::ParameterShape {
+                    parameter: "bias",
+                    expected: y.shape().to_vec(),
+                    found: bias.shape().to_vec(),
+                }));
             };
             Zip::from(&mut y).and(&bias).for_each(|y, &b| *y = *y + b);
         }
@@ -450,9 +452,13 @@ impl<A: LinalgScalar> EinMix<A> {
                 .map_err(|e| self.remap(&e))?
                 .output_shape()
                 .to_vec();
-            y = y
-                .into_shape_with_order(IxDyn(&shape))
-                .map_err(|e| self.internal(e.to_string()))?;
+            let found = y.shape().to_vec();
+            y = y.into_shape_with_order(IxDyn(&shape)).map_err(|_| {
+                self.unreachable(ErrorKind::OutputShape {
+                    expected: shape.clone(),
+                    found,
+                })
+            })?;
         }
         Ok(y)
     }
@@ -476,7 +482,7 @@ impl<A: LinalgScalar> EinMix<A> {
     ///
     /// # Errors
     ///
-    /// As [`apply`](EinMix::apply), and [`ErrorKind::Mismatch`] (pointing
+    /// As [`apply`](EinMix::apply), and [`ErrorKind::OutputShape`] (pointing
     /// at the output side) if `out`'s shape is not the result's; `out` is
     /// then left as it was.
     pub fn apply_into<S, D, S2, D2>(
@@ -492,16 +498,11 @@ impl<A: LinalgScalar> EinMix<A> {
     {
         let y = self.apply(x)?;
         if out.shape() != y.shape() {
-            let msg = format!(
-                "the output array has shape {:?}, but the result has shape {:?}",
-                out.shape(),
-                y.shape()
-            );
-            return Err(Error::new(
-                &self.pattern,
-                ErrorKind::Mismatch(msg),
-                self.output_span,
-            ));
+            let kind = ErrorKind::OutputShape {
+                expected: y.shape().to_vec(),
+                found: out.shape().to_vec(),
+            };
+            return Err(Error::new(&self.pattern, kind, self.output_span));
         }
         Zip::from(out.view_mut().into_dyn())
             .and(&y)
@@ -532,8 +533,8 @@ impl<A: LinalgScalar> EinMix<A> {
     }
 
     /// An error that the checks in `new` rule out.
-    fn internal(&self, msg: String) -> Error {
-        Error::new(&self.pattern, ErrorKind::Mismatch(msg), self.output_span)
+    fn unreachable(&self, kind: ErrorKind) -> Error {
+        Error::new(&self.pattern, kind, self.output_span)
     }
 }
 
@@ -555,12 +556,21 @@ fn whole(text: &str) -> Span {
     Span::new(0, text.len())
 }
 
-fn check_shape(what: &str, text: &str, expected: &[usize], found: &[usize]) -> Result<(), Error> {
+fn check_shape(
+    what: &'static str,
+    text: &str,
+    expected: &[usize],
+    found: &[usize],
+) -> Result<(), Error> {
     if expected == found {
         return Ok(());
     }
-    let msg = format!("the {what} has shape {found:?}, but `{text}` gives {expected:?}");
-    Err(Error::new(text, ErrorKind::Mismatch(msg), whole(text)))
+    let kind = ErrorKind::ParameterShape {
+        parameter: what,
+        expected: expected.to_vec(),
+        found: found.to_vec(),
+    };
+    Err(Error::new(text, kind, whole(text)))
 }
 
 /// A zeroed parameter of `dims`, or an error if it cannot be allocated.
@@ -631,7 +641,7 @@ impl Spec {
                 let kind = ErrorKind::OneSidedAxis {
                     name: name.clone(),
                     side: Side::Output,
-                    hint: " and not in the weight shape: EinMix output axes come from the input or the weight",
+                    op: OP,
                 };
                 return Err(err(kind, *span));
             }
@@ -657,10 +667,7 @@ impl Spec {
                 } else {
                     Side::Output
                 };
-                let kind = ErrorKind::OneSidedEllipsis {
-                    side,
-                    hint: ": EinMix needs it on both sides or neither",
-                };
+                let kind = ErrorKind::OneSidedEllipsis { side, op: OP };
                 return Err(err(kind, span));
             }
             _ => {}
@@ -680,7 +687,7 @@ impl Spec {
                 let kind = ErrorKind::AnonymousAxis {
                     op: OP,
                     len,
-                    hint: "",
+                    side: Side::Input,
                 };
                 return Err(err(kind, atom.span));
             }
@@ -690,7 +697,7 @@ impl Spec {
                 let kind = ErrorKind::AnonymousAxis {
                     op: "an EinMix weight",
                     len,
-                    hint: ": every weight axis is named",
+                    side: Side::Input,
                 };
                 return Err(Error::new(weight_shape, kind, atom.span));
             }
@@ -718,9 +725,7 @@ impl Spec {
         }
         for (name, span) in &weight_names {
             if !given.contains_key(name.as_str()) {
-                let kind = ErrorKind::Mismatch(format!(
-                    "the length of weight axis `{name}` must be given"
-                ));
+                let kind = ErrorKind::WeightLength { name: name.clone() };
                 return Err(Error::new(weight_shape, kind, *span));
             }
         }
@@ -734,9 +739,7 @@ impl Spec {
         for (name, span) in &weight_names {
             let known = |names: &[(String, Span)]| names.iter().any(|(n, _)| n == name);
             if !known(&left_names) && !known(&right_names) {
-                let kind = ErrorKind::Mismatch(format!(
-                    "weight axis `{name}` is on neither side of the pattern"
-                ));
+                let kind = ErrorKind::WeightAxisUnused { name: name.clone() };
                 return Err(Error::new(weight_shape, kind, *span));
             }
         }
@@ -767,11 +770,7 @@ impl Spec {
             _ => None,
         };
         if fan_in == 0 {
-            let kind = ErrorKind::Mismatch(
-                "the weight mixes zero input elements into each output element (fan_in = 0), \
-                 so its initial range is undefined"
-                    .into(),
-            );
+            let kind = ErrorKind::ZeroFanIn;
             return Err(Error::new(weight_shape, kind, whole(weight_shape)));
         }
 
@@ -866,7 +865,7 @@ fn bias_dims(
                 let kind = ErrorKind::AnonymousAxis {
                     op: "an EinMix bias",
                     len,
-                    hint: ": every bias axis is a named output axis",
+                    side: Side::Output,
                 };
                 return Err(Error::new(text, kind, atom.span));
             }
@@ -875,14 +874,13 @@ fn bias_dims(
     }
     for (name, span) in bias_names {
         if !right_names.iter().any(|(n, _)| n == name) {
-            let kind = ErrorKind::Mismatch(format!("bias axis `{name}` is not an output axis"));
+            let kind = ErrorKind::BiasAxisNotInOutput { name: name.clone() };
             return Err(Error::new(text, kind, *span));
         }
     }
     for (name, span) in bias_names {
         if !given.contains_key(name.as_str()) {
-            let kind =
-                ErrorKind::Mismatch(format!("the length of bias axis `{name}` must be given"));
+            let kind = ErrorKind::BiasLength { name: name.clone() };
             return Err(Error::new(text, kind, *span));
         }
     }
@@ -892,9 +890,7 @@ fn bias_dims(
         match &atom.kind {
             AtomKind::Ellipsis => {
                 if let Some(first) = first_bias_axis {
-                    let kind = ErrorKind::Mismatch(
-                        "every bias axis must come after `...` in the output".into(),
-                    );
+                    let kind = ErrorKind::BiasBeforeEllipsis;
                     return Err(Error::new(pattern, kind, atom.span).with_aux(first));
                 }
             }

@@ -245,7 +245,7 @@ pub enum ErrorKind {
         op: &'static str,
     },
     /// An ellipsis on only one side: `"... a -> a"` in rearrange.
-    #[error("`...` appears only on the {side} side{}", if *side == Side::Input { one_sided_hint(op, *side) } else { "" })]
+    #[error("`...` appears only on the {side} side{}", match (*op, side) { ("EinMix", _) => ": EinMix needs it on both sides or neither", (_, Side::Input) => one_sided_hint(op, *side), _ => "" })]
     OneSidedEllipsis {
         /// The side it appears on.
         side: Side,
@@ -254,7 +254,7 @@ pub enum ErrorKind {
     },
     /// An anonymous axis the operation cannot give a meaning to:
     /// `"a b -> a b 2"` in rearrange.
-    #[error("{op} does not accept the anonymous axis `{len}`{}", match (*op, side) { ("repeat", Side::Input) | ("reduce", Side::Output) => one_sided_hint(op, *side), _ => ": only `1` is allowed, for a unit axis" })]
+    #[error("{op} does not accept the anonymous axis `{len}`{}", match (*op, side) { ("repeat", Side::Input) | ("reduce", Side::Output) => one_sided_hint(op, *side), ("an EinMix weight", _) => ": every weight axis is named", ("an EinMix bias", _) => ": every bias axis is a named output axis", _ => ": only `1` is allowed, for a unit axis" })]
     AnonymousAxis {
         /// The operation.
         op: &'static str,
@@ -493,6 +493,58 @@ pub enum ErrorKind {
         /// A wider type that would hold more, if there is one.
         wider: Option<&'static str>,
     },
+    /// An [`EinMix`](crate::EinMix) weight axis without a length:
+    /// weight shape `"i o"` with only `i` given.
+    #[error("the length of weight axis `{name}` must be given")]
+    WeightLength {
+        /// The axis name.
+        name: String,
+    },
+    /// An [`EinMix`](crate::EinMix) weight axis on neither side of the
+    /// pattern: `"b i -> b o"` with weight shape `"i o k"`.
+    #[error("weight axis `{name}` is on neither side of the pattern")]
+    WeightAxisUnused {
+        /// The axis name.
+        name: String,
+    },
+    /// An [`EinMix`](crate::EinMix) bias axis that is not an output axis:
+    /// `"b i -> b o"` with bias shape `"i"`.
+    #[error("bias axis `{name}` is not an output axis")]
+    BiasAxisNotInOutput {
+        /// The axis name.
+        name: String,
+    },
+    /// An [`EinMix`](crate::EinMix) bias axis without a length.
+    #[error("the length of bias axis `{name}` must be given")]
+    BiasLength {
+        /// The axis name.
+        name: String,
+    },
+    /// An [`EinMix`](crate::EinMix) bias axis before the output's `...`:
+    /// `"... i -> o ..."` with bias shape `"o"`.
+    #[error("every bias axis must come after `...` in the output")]
+    BiasBeforeEllipsis,
+    /// An [`EinMix`](crate::EinMix) whose weight mixes no input elements
+    /// (a weight axis of length 0 that the output lacks), so its initial
+    /// range `1/sqrt(fan_in)` is undefined.
+    #[error(
+        "the weight mixes zero input elements into each output element (fan_in = 0), so its initial range is undefined"
+    )]
+    ZeroFanIn,
+    /// [`EinMix::set_bias`](crate::EinMix::set_bias) on a layer built
+    /// without a bias shape.
+    #[error("this EinMix has no bias (its bias shape is None)")]
+    NoBias,
+    /// An [`EinMix`](crate::EinMix) weight or bias of the wrong shape.
+    #[error("the {parameter} has shape {found:?}, but its shape pattern gives {expected:?}")]
+    ParameterShape {
+        /// "weight" or "bias".
+        parameter: &'static str,
+        /// The shape the pattern gives.
+        expected: Vec<usize>,
+        /// The array's shape.
+        found: Vec<usize>,
+    },
 }
 
 /// The hint for an axis or `...` on one side only, by operation and side.
@@ -503,6 +555,9 @@ fn one_sided_hint(op: &str, side: Side) -> &'static str {
         ("rearrange", Side::Input) => " (use reduce to remove axes)",
         ("rearrange", Side::Output) => " (use repeat to add axes)",
         ("einsum", Side::Output) => ": einsum cannot create axes",
+        ("EinMix", Side::Output) => {
+            " and not in the weight shape: EinMix output axes come from the input or the weight"
+        }
         _ => "",
     }
 }
