@@ -6,6 +6,10 @@
 //! `ndarray` a reshape and two `mean_axis` calls. Results are checked to
 //! agree before anything is timed. `benches/README.md` has the numbers and
 //! the command.
+//!
+//! I1 is the same pooling as a sum of `i32`s, where einplan checks every
+//! addition for overflow: it runs the general fold, not the float pooling
+//! kernel. `ndarray` is a reshape and two (wrapping) `sum_axis` calls.
 
 use std::hint::black_box;
 
@@ -66,5 +70,36 @@ fn reduce(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, reduce);
+fn ndarray_sum_i32(v: ArrayViewD<'_, i32>) -> ArrayD<i32> {
+    v.into_shape_with_order(IxDyn(&[32, 240, 14, 2, 14, 2]))
+        .unwrap()
+        .sum_axis(Axis(5))
+        .sum_axis(Axis(3))
+}
+
+fn reduce_ints(c: &mut Criterion) {
+    let shape = [32, 240, 28, 28];
+    let n: usize = shape.iter().product();
+    let x =
+        ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| (i % 1000) as i32).collect()).unwrap();
+    let op = Reduce::new("b c (h 2) (w 2) -> b c h w", Reduction::Sum).unwrap();
+    let want = ndarray_sum_i32(x.view());
+    assert_eq!(
+        op.apply(&x).unwrap(),
+        want,
+        "I1: einplan and ndarray disagree"
+    );
+
+    let mut group = c.benchmark_group("I1");
+    group.throughput(Throughput::Bytes((n * size_of::<i32>()) as u64));
+    group.bench_function("einplan", |b| {
+        b.iter(|| black_box(op.apply(black_box(&x)).unwrap()))
+    });
+    group.bench_function("ndarray", |b| {
+        b.iter(|| black_box(ndarray_sum_i32(black_box(&x).view())))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, reduce, reduce_ints);
 criterion_main!(benches);

@@ -114,6 +114,26 @@ impl Plan {
         Ok(v)
     }
 
+    /// The error that an integer `operation` overflowed `element`.
+    pub(crate) fn integer_overflow(
+        &self,
+        operation: &'static str,
+        element: &'static str,
+        wider: Option<&'static str>,
+    ) -> Error {
+        let kind = ErrorKind::IntegerOverflow {
+            operation,
+            element,
+            wider,
+        };
+        Error::new(&self.pattern, kind, Span::new(0, self.pattern.len()))
+    }
+
+    /// The error that a shape overflows, pointing at the output side.
+    pub(crate) fn overflow(&self) -> Error {
+        Error::new(&self.pattern, ErrorKind::Overflow, self.output_span)
+    }
+
     /// Checks that a caller's output array has the result's shape.
     pub(crate) fn check_output(&self, shape: &[usize]) -> Result<(), Error> {
         if shape == self.output_shape.as_slice() {

@@ -65,7 +65,7 @@ pub trait Reducible: sealed::Run {}
 fn go<A, F: Fold<A>>(job: Planned<'_, '_, A>, f: F, reference: bool) -> Result<ArrayD<A>, Error> {
     let (plan, x) = (job.plan, job.x);
     if reference {
-        Ok(reference::reduce(plan, x, &f))
+        reference::reduce(plan, x, &f)
     } else {
         fold::reduce(plan, x, &f)
     }

@@ -14,8 +14,11 @@ use std::fmt;
 ///
 /// Accuracy: `f32` sums, means and products accumulate in `f64` and round
 /// once at the end, so a sum of millions of `f32`s keeps `f32` precision.
-/// `f64` accumulates sequentially in `f64`. Integer sums and products wrap
-/// on overflow, as numpy's do. `Min` and `Max` propagate NaN.
+/// `f64` accumulates sequentially in `f64`. Integer sums and products are
+/// exact: a result that does not fit the element type is an
+/// [`ErrorKind::IntegerOverflow`](crate::ErrorKind::IntegerOverflow) that
+/// suggests a wider type, never a wrapped value. `Min` and `Max`
+/// propagate NaN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reduction {

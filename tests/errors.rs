@@ -178,3 +178,104 @@ fn kinds_are_data_and_words_fit_the_case() {
     assert_eq!(e.kind(), &ErrorKind::NoInputs { op: "rearrange" });
     assert!(e.to_string().ends_with("the list of inputs is empty"));
 }
+
+/// The family "a zero-length axis beside lengths whose product
+/// overflows": the result holds no elements, but ndarray cannot represent
+/// its shape. The planner refuses it in every operation.
+#[test]
+fn empty_beside_overflowing_lengths_is_an_error_everywhere() {
+    use einplan::{ErrorKind, Reduction};
+    let big = usize::MAX;
+    let z = ArrayD::<f32>::zeros(IxDyn(&[0]));
+    let overflow = |r: Result<(), einplan::Error>| {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Overflow, "{e}");
+    };
+    overflow(einplan::repeat(&z, "a -> a r", &[("r", big)]).map(drop));
+    overflow(einplan::rearrange(&z, "(a b) -> a b", &[("a", big)]).map(drop));
+    let mut out = ArrayD::<f32>::zeros(IxDyn(&[0, 1]));
+    let op = einplan::Repeat::new("a -> a r")
+        .unwrap()
+        .with("r", big)
+        .unwrap();
+    overflow(op.apply_into(&z, &mut out));
+    let zs = [z.clone(), z.clone()];
+    overflow(einplan::repeat_list(&zs, "n a -> n a r", &[("r", big)]).map(drop));
+    overflow(einplan::rearrange_list(&zs, "n (a b) -> n a b", &[("a", big)]).map(drop));
+    let z2 = ArrayD::<f32>::zeros(IxDyn(&[0, 3]));
+    overflow(einplan::reduce(&z2, "(a b) c -> a b", Reduction::Sum, &[("a", big)]).map(drop));
+    let zs2 = [z2.clone(), z2.clone()];
+    let r = einplan::reduce_list(&zs2, "n (a b) c -> a b", Reduction::Max, &[("a", big)]);
+    overflow(r.map(drop));
+    let op = einplan::Reduce::new("(a b) c -> a b", Reduction::Sum).unwrap();
+    let op = op.with("a", big).unwrap();
+    overflow(op.apply_into(&z2, &mut ArrayD::<f32>::zeros(IxDyn(&[0, 0]))));
+    let op = einplan::Einsum::new("(a b) -> a b")
+        .unwrap()
+        .with("a", big)
+        .unwrap();
+    overflow(op.apply(&[z.view()]).map(drop));
+    // Stacking empty arrays whose other lengths are large.
+    let wide = ArrayD::<u8>::zeros(IxDyn(&[0, 1 << 62]));
+    let ws = [wide.clone(), wide.clone(), wide.clone()];
+    overflow(einplan::rearrange_list(&ws, "n a b -> n a b", &[]).map(drop));
+    let r = einplan::reduce_list(&ws, "n a b -> a b", Reduction::Sum, &[]);
+    overflow(r.map(drop));
+}
+
+/// Integer sums and products are exact or an error, never wrapped.
+#[test]
+fn integer_reductions_refuse_to_wrap() {
+    use einplan::{ErrorKind, Reduction};
+    let x = ndarray::arr1(&[200u8, 200, 200]);
+    let e = einplan::reduce(&x, "a ->", Reduction::Sum, &[]).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::IntegerOverflow {
+            operation: "sum",
+            element: "u8",
+            wider: Some("u16")
+        }
+    );
+    assert!(
+        e.to_string().ends_with(
+            "the sum overflows `u8`: convert the array to a wider type such as `u16` first"
+        ),
+        "{e}"
+    );
+    let x = ndarray::arr2(&[[i64::MAX, 2], [i64::MAX, -1]]);
+    let e = einplan::reduce(&x, "a b -> a", Reduction::Prod, &[]).unwrap_err();
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::IntegerOverflow {
+            operation: "product",
+            ..
+        }
+    ));
+    // Exact whatever the order: an intermediate past the type is fine when
+    // the result fits, and a 0 makes the product 0.
+    let x = ndarray::arr1(&[i64::MAX, 1, -1]);
+    let y = einplan::reduce(&x, "a ->", Reduction::Sum, &[]).unwrap();
+    assert_eq!(y[[]], i64::MAX);
+    let x = ndarray::arr1(&[i64::MAX, i64::MAX, 0]);
+    let y = einplan::reduce(&x, "a ->", Reduction::Prod, &[]).unwrap();
+    assert_eq!(y[[]], 0);
+    let x = ndarray::arr1(&[-128i8, -1, -1]);
+    assert_eq!(
+        einplan::reduce(&x, "a ->", Reduction::Prod, &[]).unwrap()[[]],
+        -128
+    );
+    // The compiled op and apply_into alike.
+    let op = einplan::Reduce::new("a b -> a", Reduction::Sum).unwrap();
+    let x = ndarray::arr2(&[[i32::MAX, 1], [1, 2]]);
+    let mut out = ndarray::Array1::<i32>::zeros(2);
+    let e = op.apply_into(&x, &mut out).unwrap_err();
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::IntegerOverflow { element: "i32", .. }
+    ));
+    // Floats keep their arithmetic.
+    let f = ndarray::arr1(&[f32::MAX, f32::MAX]);
+    let y = einplan::reduce(&f, "a ->", Reduction::Sum, &[]).unwrap();
+    assert!(y[[]].is_infinite());
+}

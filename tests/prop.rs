@@ -275,8 +275,9 @@ proptest! {
         });
         let x = view(&base, &perm, &flips, &steps);
         for r in [einplan::Reduction::Sum, einplan::Reduction::Max, einplan::Reduction::Min, einplan::Reduction::Prod] {
-            let fast = einplan::reduce(&x, &pattern, r, &c.lengths()).unwrap();
-            let slow = einplan::__private::reference_reduce(&x, &pattern, r, &c.lengths()).unwrap();
+            // Integer products may overflow: both refuse alike then.
+            let fast = einplan::reduce(&x, &pattern, r, &c.lengths());
+            let slow = einplan::__private::reference_reduce(&x, &pattern, r, &c.lengths());
             prop_assert_eq!(&fast, &slow, "{} {:?}", pattern, r);
         }
         let xf = x.mapv(|v| v as f64);

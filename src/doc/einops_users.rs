@@ -52,9 +52,12 @@
 //!   convert first.
 //! - **`Min`/`Max` over zero elements** is an error in both, but einplan's
 //!   is an [`ErrorKind::EmptyReduction`] pointing at the pattern.
-//! - **Integer sums wrap** on overflow (as numpy's do) rather than
-//!   panicking; `f32` sums accumulate in `f64`, so they are more accurate
-//!   than numpy's pairwise `f32` sums on long reductions.
+//! - **Integer sums and products that overflow are errors.** einops
+//!   (through numpy) widens small integer types; einplan keeps the element
+//!   type, so it refuses with an [`ErrorKind::IntegerOverflow`] that names
+//!   a wider type instead of wrapping. `f32` sums accumulate in `f64`, so
+//!   they are more accurate than numpy's pairwise `f32` sums on long
+//!   reductions.
 //! - **Lists of arrays** use separate functions (`rearrange_list`, …)
 //!   because Rust has no overloading on "array or list".
 //! - **Names are letters, digits and `_` only.** einops accepts any Python
@@ -90,3 +93,4 @@
 //! [`Plan::is_view`]: crate::Plan::is_view
 //! [`Error`]: crate::Error
 //! [`ErrorKind::EmptyReduction`]: crate::ErrorKind::EmptyReduction
+//! [`ErrorKind::IntegerOverflow`]: crate::ErrorKind::IntegerOverflow

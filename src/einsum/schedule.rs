@@ -40,6 +40,7 @@ use smallvec::{SmallVec, smallvec};
 use super::spec::{Dim, Item, Spec};
 use crate::error::{Error, ErrorKind};
 use crate::ir::Op;
+use crate::layout::checked_size;
 use crate::plan::{GroupError, Groups, Inference, MAX_DIMS, Plan, from_groups, infer_group};
 use crate::span::Span;
 
@@ -291,7 +292,7 @@ pub(super) fn schedule_with(
             }
         }
     }
-    if size_of(&out_shape).is_none() {
+    if checked_size(&out_shape).is_none() {
         return Err(err(ErrorKind::Overflow, spec.output_span));
     }
     let out_axes: Axes = out_elementary
@@ -489,14 +490,6 @@ fn solve_groups(
     Err(err(ErrorKind::Underdetermined { names }, *span))
 }
 
-/// The number of elements of `shape`, if it fits an array.
-fn size_of(shape: &[usize]) -> Option<usize> {
-    shape
-        .iter()
-        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
-        .filter(|&n| n <= isize::MAX as usize)
-}
-
 /// Chooses the order of the pairwise contractions (greedily, smallest
 /// result first) and lowers each one.
 fn contractions(
@@ -551,7 +544,7 @@ fn contractions(
             batch.chain(rows).chain(cols).copied().collect()
         };
         let shape: Vec<usize> = out.iter().map(|&id| lens[id]).collect();
-        if size_of(&shape).is_none() {
+        if checked_size(&shape).is_none() {
             return Err(Error::new(
                 &spec.pattern,
                 ErrorKind::Overflow,

@@ -122,10 +122,9 @@ pub(crate) fn rearrange<'a, A: Clone, D: Dimension>(
     let shape = IxDyn(plan.output_shape());
     let n = shape.size();
     if x.is_empty() || n == 0 {
+        // The planner refused shapes ndarray cannot represent.
         let empty = ArrayD::from_shape_vec(shape, Vec::new());
-        return Ok(CowArray::from(
-            empty.expect("an empty shape holds no elements"),
-        ));
+        return empty.map(CowArray::from).map_err(|_| plan.overflow());
     }
     let mut data;
     if let Some(p) = prepared {
@@ -183,12 +182,13 @@ pub(crate) fn gather<A: Clone>(
     };
     let (Some(pos), Some(first)) = (list_axis, xs.first().and_then(|x| x.first())) else {
         // The stacked axis is split (or the result is empty): stack first.
-        let stacked = ndarray::stack(ndarray::Axis(0), xs).expect("list_shape checked the shapes");
+        // The shapes agree (`list_shape`), so only an overflow fails.
+        let stacked = ndarray::stack(ndarray::Axis(0), xs).map_err(|_| plan.overflow())?;
         return Ok(rearrange(plan, stacked.view())?.into_owned());
     };
     if shape.size() == 0 {
         let empty = ArrayD::from_shape_vec(shape, Vec::new());
-        return Ok(empty.expect("an empty shape holds no elements"));
+        return empty.map_err(|_| plan.overflow());
     }
     let lens = plan.kept_lens();
     let mut data = plan.buffer(shape.size())?;

@@ -18,6 +18,13 @@ pub(crate) trait Fold<A> {
     /// `count` is how many elements each accumulator saw.
     fn finish(&self, acc: Self::Acc, count: usize) -> A;
 
+    /// If `acc` overflowed the element type: the operation's name and a
+    /// wider type to suggest. Only checked integer sums and products
+    /// overflow.
+    fn overflow(&self, _acc: &Self::Acc) -> Option<(&'static str, Option<&'static str>)> {
+        None
+    }
+
     /// Runs the whole reduction of `src` (its axes after the first `kept`)
     /// with a specialised kernel, appending the results to `out`, when
     /// this fold has one for the element type and layout; `false` (and
@@ -52,7 +59,7 @@ pub(crate) fn reduce<A, F: Fold<A>>(
     let mut data = plan.buffer(n_out)?;
     let src = Source::new(x, plan.all_steps());
     if !fold.pool(&src, plan.kept().len(), &mut data) {
-        let acc = accumulate(plan, &src, fold)?;
+        let acc = accumulate::<A, F>(plan, &src, fold)?;
         let n = count(plan);
         data.extend(acc.into_iter().map(|a| fold.finish(a, n)));
     }
@@ -78,7 +85,7 @@ pub(crate) fn reduce_into<A, F: Fold<A>>(
             return Ok(());
         }
     }
-    let acc = accumulate(plan, &src, fold)?;
+    let acc = accumulate::<A, F>(plan, &src, fold)?;
     let n = count(plan);
     for (o, a) in out.iter_mut().zip(acc) {
         *o = fold.finish(a, n);
@@ -97,7 +104,22 @@ fn accumulate<A, F: Fold<A>>(
     let mut acc = plan.buffer(n_out)?;
     acc.resize(n_out, fold.init());
     pool::fold(src, plan.kept().len(), &mut acc, |a, e| fold.step(a, e));
+    check_overflow::<A, F>(plan, fold, &acc)?;
     Ok(acc)
+}
+
+/// The error for the first accumulator that overflowed, if any.
+pub(crate) fn check_overflow<A, F: Fold<A>>(
+    plan: &Plan,
+    fold: &F,
+    acc: &[F::Acc],
+) -> Result<(), Error> {
+    match acc.iter().find_map(|a| fold.overflow(a)) {
+        None => Ok(()),
+        Some((operation, wider)) => {
+            Err(plan.integer_overflow(operation, std::any::type_name::<A>(), wider))
+        }
+    }
 }
 
 /// `Sum`, `Prod`, `Mean`, `Min`, `Max` for a numeric type, through its
@@ -116,6 +138,12 @@ pub(crate) trait Numeric: Copy {
     fn min(a: Self, b: Self) -> Self;
     /// `acc / count`, for types where a mean is defined.
     fn mean(acc: Self::Acc, count: usize) -> Option<Self>;
+    /// Whether a (checked integer) accumulator overflowed.
+    fn overflowed(_acc: Self::Acc) -> bool {
+        false
+    }
+    /// A wider type to suggest when an accumulator overflows.
+    const WIDER: Option<&'static str> = None;
 
     /// [`Fold::pool`] for `Sum` (`mean == false`) and `Mean`.
     fn pool(_src: &Source<'_, Self>, _kept: usize, _mean: bool, _out: &mut Vec<Self>) -> bool {
@@ -172,23 +200,36 @@ macro_rules! float {
 float!(f32);
 float!(f64);
 
+/// Integers accumulate exactly, in `i128` or `u128`, and a result that
+/// does not fit the element type is reported as an error (numpy would
+/// widen; einplan keeps the element type and refuses to wrap). Up to 64
+/// bits, a sum cannot overflow the wide accumulator (fewer than 2^63
+/// elements of at most 2^64), and a product that fits the element type
+/// fits the accumulator at every step (partial products of non-zero
+/// integers grow in magnitude; a 0 absorbs everything). So the check is
+/// exact and independent of the order elements are visited in. For
+/// `i128` and `u128` the accumulator is the element type itself, checked
+/// at every step.
 macro_rules! int {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $acc:ty, $wider:expr);* $(;)?) => {$(
         impl Numeric for $t {
-            type Acc = $t;
-            const ZERO: $t = 0;
-            const ONE: $t = 1;
-            fn widen(self) -> $t {
-                self
+            /// `None` once a step overflowed the accumulator.
+            type Acc = Option<$acc>;
+            const ZERO: Option<$acc> = Some(0);
+            const ONE: Option<$acc> = Some(1);
+            const WIDER: Option<&'static str> = $wider;
+            fn widen(self) -> Option<$acc> {
+                // Lossless: every element type fits its accumulator.
+                <$acc>::try_from(self).ok()
             }
-            fn narrow(acc: $t) -> Self {
-                acc
+            fn narrow(acc: Option<$acc>) -> Self {
+                acc.and_then(|v| <$t>::try_from(v).ok()).unwrap_or(0)
             }
-            fn add(a: $t, b: $t) -> $t {
-                a.wrapping_add(b)
+            fn add(a: Option<$acc>, b: Option<$acc>) -> Option<$acc> {
+                a?.checked_add(b?)
             }
-            fn mul(a: $t, b: $t) -> $t {
-                a.wrapping_mul(b)
+            fn mul(a: Option<$acc>, b: Option<$acc>) -> Option<$acc> {
+                if b == Some(0) { Some(0) } else { a?.checked_mul(b?) }
             }
             fn max(a: Self, b: Self) -> Self {
                 Ord::max(a, b)
@@ -196,14 +237,28 @@ macro_rules! int {
             fn min(a: Self, b: Self) -> Self {
                 Ord::min(a, b)
             }
-            fn mean(_: $t, _: usize) -> Option<Self> {
+            fn mean(_: Option<$acc>, _: usize) -> Option<Self> {
                 None
+            }
+            fn overflowed(acc: Option<$acc>) -> bool {
+                acc.and_then(|v| <$t>::try_from(v).ok()).is_none()
             }
         }
     )*};
 }
 int!(
-    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+    i8 => i128, Some("i16");
+    i16 => i128, Some("i32");
+    i32 => i128, Some("i64");
+    i64 => i128, Some("i128");
+    i128 => i128, None;
+    u8 => u128, Some("u16");
+    u16 => u128, Some("u32");
+    u32 => u128, Some("u64");
+    u64 => u128, Some("u128");
+    u128 => u128, None;
+    isize => i128, Some("i128");
+    usize => u128, Some("u128");
 );
 
 pub(crate) struct Sum;
@@ -223,6 +278,9 @@ impl<A: Numeric> Fold<A> for Sum {
     fn finish(&self, acc: A::Acc, _: usize) -> A {
         A::narrow(acc)
     }
+    fn overflow(&self, acc: &A::Acc) -> Option<(&'static str, Option<&'static str>)> {
+        A::overflowed(*acc).then_some(("sum", A::WIDER))
+    }
     fn pool(&self, src: &Source<'_, A>, kept: usize, out: &mut Vec<A>) -> bool {
         A::pool(src, kept, false, out)
     }
@@ -241,6 +299,9 @@ impl<A: Numeric> Fold<A> for Prod {
     }
     fn finish(&self, acc: A::Acc, _: usize) -> A {
         A::narrow(acc)
+    }
+    fn overflow(&self, acc: &A::Acc) -> Option<(&'static str, Option<&'static str>)> {
+        A::overflowed(*acc).then_some(("product", A::WIDER))
     }
 }
 

@@ -4,7 +4,8 @@
 
 use ndarray::{ArrayD, ArrayView, IxDyn};
 
-use super::reduce::Fold;
+use super::reduce::{Fold, check_overflow};
+use crate::error::Error;
 use crate::plan::Plan;
 
 /// Decomposes the linear index `n` over `lens` (row-major).
@@ -51,14 +52,14 @@ pub(crate) fn reduce<A, F: Fold<A>>(
     plan: &Plan,
     x: &ArrayView<'_, A, IxDyn>,
     fold: &F,
-) -> ArrayD<A> {
+) -> Result<ArrayD<A>, Error> {
     let lens = plan.kept_lens();
     let reduced = plan.reduced_axes();
     let red_lens: Vec<usize> = reduced.iter().map(|&a| plan.axis_len(a)).collect();
     let total: usize = lens.iter().product();
     let per: usize = red_lens.iter().product();
     let mut at = vec![0; plan.axis_count()];
-    let data = (0..total)
+    let accs: Vec<F::Acc> = (0..total)
         .map(|n| {
             for (&id, i) in plan.kept().iter().zip(unravel(n, &lens)) {
                 at[id] = i;
@@ -70,9 +71,11 @@ pub(crate) fn reduce<A, F: Fold<A>>(
                 }
                 fold.step(&mut acc, &x[IxDyn(&input_index(plan, &at))]);
             }
-            fold.finish(acc, per)
+            acc
         })
         .collect();
-    ArrayD::from_shape_vec(IxDyn(plan.output_shape()), data)
-        .expect("the output shape's product is the number of kept elements")
+    check_overflow::<A, F>(plan, fold, &accs)?;
+    let data = accs.into_iter().map(|acc| fold.finish(acc, per)).collect();
+    Ok(ArrayD::from_shape_vec(IxDyn(plan.output_shape()), data)
+        .expect("the output shape's product is the number of kept elements"))
 }
