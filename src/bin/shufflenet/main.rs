@@ -12,6 +12,7 @@
 
 mod layers;
 mod model;
+mod par;
 mod weights;
 
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use ndarray::{Array4, ArrayD, Ix4};
 
-use model::{Combine, NetConfig, OpTable, ShuffleNet, ShuffleUnit, Trace, UnitConfig};
+use model::{Combine, NetConfig, OpTable, Runner, ShuffleNet, ShuffleUnit, Trace, UnitConfig};
 use weights::{Init, ParamSource, SeededInit, StateDict, XorShift64};
 
 const USAGE: &str = "\
@@ -447,11 +448,12 @@ fn run_net(args: NetArgs) -> Result<(), Box<dyn Error>> {
     }
 
     let threads = args.threads;
+    let mut runner = Runner::new(threads)?;
     let Runs {
         result: logits,
         traces,
         times,
-    } = time_runs(|trace| Ok(net.forward_parallel(x.view(), threads, trace)?))?;
+    } = time_runs(|trace| Ok(runner.forward(&net, x.view(), trace)?))?;
 
     let NetConfig {
         groups,
