@@ -931,6 +931,7 @@ impl ShuffleNet {
 
     /// Logits `[n, num_classes]` for images `[n, 3, h, w]` on the calling
     /// thread, recording stage times and op outcomes in `trace`.
+    #[cfg(test)]
     pub fn forward(
         &self,
         x: ArrayView4<'_, f32>,
