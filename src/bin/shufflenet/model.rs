@@ -61,6 +61,37 @@ pub fn stage_channels(groups: usize, scale: f64) -> Option<[usize; 3]> {
     Some(base.map(|c| q.max((c as f64 * scale) as usize / q * q)))
 }
 
+/// The `(groups, scale)` of a network whose `stage{2,3,4}.1.right.0.weight`
+/// tensors have `shapes` (`[c / 4, c / groups, 1, 1]` for stage width `c`),
+/// with the plainest scale (on a 0.01 grid) that gives those widths; `None`
+/// if no configuration does.
+pub fn guess_config(shapes: [&[usize]; 3]) -> Option<(usize, f64)> {
+    let mut widths = [0; 3];
+    let mut groups = None;
+    for (width, shape) in widths.iter_mut().zip(shapes) {
+        let &[bottleneck, per_group, 1, 1] = shape else {
+            return None;
+        };
+        *width = 4 * bottleneck;
+        if per_group == 0 || *width % per_group != 0 {
+            return None;
+        }
+        let g = *width / per_group;
+        if groups.is_some_and(|first| first != g) {
+            return None;
+        }
+        groups = Some(g);
+    }
+    let groups = groups?;
+    let plain = [1.0, 0.5, 0.25, 0.75, 1.5, 2.0, 1.25, 1.75];
+    let grid = (25..=200).map(|s| f64::from(s) / 100.0);
+    plain
+        .into_iter()
+        .chain(grid)
+        .find(|&s| stage_channels(groups, s) == Some(widths))
+        .map(|s| (groups, s))
+}
+
 #[derive(Debug)]
 pub enum ModelError {
     /// The requested architecture cannot be built.
@@ -1197,6 +1228,47 @@ mod tests {
                     "g {g} scale {scale}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn configurations_are_recognised_from_weight_shapes() {
+        let names = [
+            "stage2.1.right.0.weight",
+            "stage3.1.right.0.weight",
+            "stage4.1.right.0.weight",
+        ];
+        for (groups, scale) in [(3, 1.0), (8, 0.5), (1, 0.25), (4, 1.5), (2, 2.0), (3, 0.27)] {
+            let config = NetConfig {
+                groups,
+                scale,
+                num_classes: 10,
+            };
+            let mut init = SeededInit::new(0);
+            ShuffleNet::new(config, &mut init).unwrap();
+            let shape = |name: &str| {
+                let (_, s) = init.produced.iter().find(|(n, _)| n == name).unwrap();
+                s.as_slice()
+            };
+            let (g, s) = guess_config(names.map(shape)).unwrap();
+            assert_eq!(g, groups);
+            assert_eq!(stage_channels(g, s), stage_channels(groups, scale));
+            if scale != 0.27 {
+                assert_eq!(s, scale);
+            }
+        }
+        // g 3, scale 0.25: widths 60, 120, 240.
+        let s025: [&[usize]; 3] = [&[15, 20, 1, 1], &[30, 40, 1, 1], &[60, 80, 1, 1]];
+        assert_eq!(guess_config(s025), Some((3, 0.25)));
+        // Widths no scale gives, groups that disagree, 5 groups, 3x3 kernels.
+        let bad: [[&[usize]; 3]; 4] = [
+            [&[15, 20, 1, 1], &[15, 20, 1, 1], &[60, 80, 1, 1]],
+            [&[15, 20, 1, 1], &[30, 60, 1, 1], &[60, 80, 1, 1]],
+            [&[15, 12, 1, 1], &[30, 24, 1, 1], &[60, 48, 1, 1]],
+            [&[15, 20, 3, 3], &[30, 40, 1, 1], &[60, 80, 1, 1]],
+        ];
+        for shapes in bad {
+            assert_eq!(guess_config(shapes), None, "{shapes:?}");
         }
     }
 
