@@ -75,6 +75,7 @@ impl Window {
     /// Writes `f(src)` into `dst[..self.padded_len()]` with a zero border:
     /// padded row `r`, column `c` holds `f(src[r - 1][c - 1])`. For
     /// stride 2 the even columns of each row come first, then the odd ones.
+    #[inline]
     pub fn pad(&self, src: ArrayView2<'_, f32>, dst: &mut [f32], f: impl Fn(f32) -> f32) {
         let (h, w, pw) = (self.h, self.w, self.padded_w());
         assert_eq!(src.dim(), (h, w), "plane shape");
@@ -83,39 +84,70 @@ impl Window {
         let (middle, bottom) = rest.split_at_mut(h * pw);
         top.fill(0.0);
         bottom.fill(0.0);
-        let evens = self.evens();
-        for (row, out) in src.rows().into_iter().zip(middle.chunks_exact_mut(pw)) {
-            match (self.stride, row.as_slice()) {
-                (1, Some(row)) => {
-                    let (first, rest) = out.split_at_mut(1);
-                    let (inner, last) = rest.split_at_mut(w);
-                    first[0] = 0.0;
-                    last[0] = 0.0;
-                    for (o, &v) in inner.iter_mut().zip(row) {
-                        *o = f(v);
-                    }
+        match src.as_slice() {
+            Some(plane) => {
+                for (row, out) in plane.chunks_exact(w).zip(middle.chunks_exact_mut(pw)) {
+                    self.pad_row(row, out, &f);
                 }
-                (1, None) => {
-                    out[0] = 0.0;
-                    out[w + 1] = 0.0;
-                    for (o, &v) in out[1..=w].iter_mut().zip(row.iter()) {
-                        *o = f(v);
-                    }
+            }
+            None => {
+                let mut row = vec![0.0; w];
+                for (src, out) in src.rows().into_iter().zip(middle.chunks_exact_mut(pw)) {
+                    row.iter_mut().zip(src).for_each(|(r, &v)| *r = v);
+                    self.pad_row(&row, out, &f);
                 }
-                _ => {
-                    // Padded column 2i + 1 (odd) is input column 2i, padded
-                    // column 2i + 2 (even) is input column 2i + 1.
-                    let (even, odd) = out.split_at_mut(evens);
-                    even.fill(0.0);
-                    odd.fill(0.0);
-                    for (i, &v) in row.iter().enumerate() {
-                        if i % 2 == 0 {
-                            odd[i / 2] = f(v);
-                        } else {
-                            even[i / 2 + 1] = f(v);
-                        }
-                    }
+            }
+        }
+    }
+
+    /// One row of [`Window::pad`]: `out` is `w + 2` long.
+    #[inline(always)]
+    fn pad_row(&self, row: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+        let w = self.w;
+        let row = &row[..w];
+        if self.stride == 1 {
+            let (first, rest) = out.split_at_mut(1);
+            let (inner, last) = rest.split_at_mut(w);
+            first[0] = 0.0;
+            last[0] = 0.0;
+            for (o, &v) in inner.iter_mut().zip(row) {
+                *o = f(v);
+            }
+        } else {
+            // Padded column 2i + 1 (odd) is input column 2i, padded column
+            // 2i + 2 (even) is input column 2i + 1; columns 0 and w + 1 are
+            // padding.
+            let (even, odd) = out.split_at_mut(self.evens());
+            let m = w / 2;
+            even[0] = 0.0;
+            // Eight inputs at a time as fixed-size arrays, which the
+            // compiler turns into vector shuffles; then pairs.
+            let (odd_head, even_head) = (&mut odd[..m], &mut even[1..=m]);
+            let octets = row.chunks_exact(8);
+            let pairs = octets.remainder();
+            let done = m - pairs.len() / 2;
+            for ((p, o), e) in octets
+                .zip(odd_head.chunks_exact_mut(4))
+                .zip(even_head.chunks_exact_mut(4))
+            {
+                let p: &[f32; 8] = p.try_into().expect("8 inputs");
+                let o: &mut [f32; 4] = o.try_into().expect("4 odd");
+                let e: &mut [f32; 4] = e.try_into().expect("4 even");
+                *o = [f(p[0]), f(p[2]), f(p[4]), f(p[6])];
+                *e = [f(p[1]), f(p[3]), f(p[5]), f(p[7])];
+            }
+            let pairs = pairs.chunks_exact(2);
+            let last = pairs.remainder().first().copied();
+            for ((p, o), e) in pairs.zip(&mut odd_head[done..]).zip(&mut even_head[done..]) {
+                *o = f(p[0]);
+                *e = f(p[1]);
+            }
+            match last {
+                Some(v) => {
+                    odd[m] = f(v);
+                    even[m + 1] = 0.0;
                 }
+                None => odd[m] = 0.0,
             }
         }
     }
@@ -155,52 +187,100 @@ impl Window {
         }
     }
 
-    /// `out[y][x] = fin(Σ k[t] · tap_t[y][x])` over a padded plane: a 3×3
-    /// convolution of one channel.
-    #[inline]
-    pub fn conv(&self, p: &[f32], k: &[f32; 9], out: &mut [f32], fin: impl Fn(f32) -> f32) {
-        let ow = self.out_w();
+    /// Elements of the scratch buffer that [`Window::pad`] fills and the
+    /// window kernels work in: the padded plane, and for stride 1 room for
+    /// the flat result.
+    pub fn scratch_len(&self) -> usize {
+        self.padded_len()
+            + match self.stride {
+                1 => self.h * self.padded_w(),
+                _ => 0,
+            }
+    }
+
+    /// `out[y][x] = op(the nine taps of output (y, x))` for the plane that
+    /// [`Window::pad`] wrote to the front of `scratch`.
+    ///
+    /// Stride 1 runs one loop over the flat padded plane: output `(y, x)`
+    /// sits at flat index `y · (w + 2) + x`, and tap `(ky, kx)` is a fixed
+    /// offset `ky · (w + 2) + kx` from it. The loop also computes the two
+    /// positions between rows, which are dropped when the rows are copied
+    /// out; in exchange a 7 × 7 plane is one vectorised loop of 61
+    /// elements instead of seven of 7. Stride 2 goes row by row over the
+    /// even/odd split columns ([`Window::taps`]).
+    #[inline(always)]
+    fn map_taps(&self, scratch: &mut [f32], out: &mut [f32], op: impl Fn([f32; 9]) -> f32) {
+        let (p, rest) = scratch.split_at_mut(self.padded_len());
+        let (w, ow, pw) = (self.w, self.out_w(), self.padded_w());
         let out = &mut out[..self.out_plane()];
-        for (y, o) in out.chunks_exact_mut(ow).enumerate() {
-            let [t0, t1, t2, t3, t4, t5, t6, t7, t8] = self.taps(p, y);
-            let n = o.len();
-            let (t0, t1, t2, t3, t4) = (&t0[..n], &t1[..n], &t2[..n], &t3[..n], &t4[..n]);
-            let (t5, t6, t7, t8) = (&t5[..n], &t6[..n], &t7[..n], &t8[..n]);
-            for x in 0..n {
-                let top = t0[x] * k[0] + t1[x] * k[1] + t2[x] * k[2];
-                let mid = t3[x] * k[3] + t4[x] * k[4] + t5[x] * k[5];
-                let bot = t6[x] * k[6] + t7[x] * k[7] + t8[x] * k[8];
-                o[x] = fin(top + mid + bot);
+        if self.stride == 1 {
+            let n = (self.h - 1) * pw + w;
+            let flat = &mut rest[..n];
+            let tap = |ky: usize, kx: usize| &p[ky * pw + kx..][..n];
+            let [t0, t1, t2] = [tap(0, 0), tap(0, 1), tap(0, 2)];
+            let [t3, t4, t5] = [tap(1, 0), tap(1, 1), tap(1, 2)];
+            let [t6, t7, t8] = [tap(2, 0), tap(2, 1), tap(2, 2)];
+            for i in 0..n {
+                flat[i] = op([
+                    t0[i], t1[i], t2[i], t3[i], t4[i], t5[i], t6[i], t7[i], t8[i],
+                ]);
+            }
+            for (o, row) in out.chunks_exact_mut(w).zip(flat.chunks(pw)) {
+                o.copy_from_slice(&row[..w]);
+            }
+        } else {
+            for (y, o) in out.chunks_exact_mut(ow).enumerate() {
+                let [t0, t1, t2, t3, t4, t5, t6, t7, t8] = self.taps(p, y);
+                let n = o.len();
+                let (t0, t1, t2, t3, t4) = (&t0[..n], &t1[..n], &t2[..n], &t3[..n], &t4[..n]);
+                let (t5, t6, t7, t8) = (&t5[..n], &t6[..n], &t7[..n], &t8[..n]);
+                for x in 0..n {
+                    o[x] = op([
+                        t0[x], t1[x], t2[x], t3[x], t4[x], t5[x], t6[x], t7[x], t8[x],
+                    ]);
+                }
             }
         }
     }
 
-    /// `out[y][x] = Σ tap_t[y][x] / 9`: `nn.AvgPool2d(3, stride, padding=1)`
-    /// with PyTorch's default `count_include_pad=True`, then `fin`.
+    /// `out[y][x] = fin(Σ k[t] · tap_t[y][x])` over a padded plane: a 3×3
+    /// convolution of one channel.
     #[inline]
-    pub fn avg(&self, p: &[f32], out: &mut [f32], fin: impl Fn(f32) -> f32) {
-        self.conv(p, &[1.0; 9], out, |s| fin(s / 9.0));
+    pub fn conv(
+        &self,
+        scratch: &mut [f32],
+        k: &[f32; 9],
+        out: &mut [f32],
+        fin: impl Fn(f32) -> f32,
+    ) {
+        self.map_taps(scratch, out, |t| {
+            let top = t[0] * k[0] + t[1] * k[1] + t[2] * k[2];
+            let mid = t[3] * k[3] + t[4] * k[4] + t[5] * k[5];
+            let bot = t[6] * k[6] + t[7] * k[7] + t[8] * k[8];
+            fin(top + mid + bot)
+        });
+    }
+
+    /// `out[y][x] = fin(Σ tap_t[y][x] / 9)`: `nn.AvgPool2d(3, stride,
+    /// padding=1)` with PyTorch's default `count_include_pad=True`.
+    #[inline]
+    pub fn avg(&self, scratch: &mut [f32], out: &mut [f32], fin: impl Fn(f32) -> f32) {
+        self.map_taps(scratch, out, |t| {
+            fin(((t[0] + t[1] + t[2]) + (t[3] + t[4] + t[5]) + (t[6] + t[7] + t[8])) / 9.0)
+        });
     }
 
     /// `out[y][x] = max_t tap_t[y][x]`: `nn.MaxPool2d(3, stride, padding=1)`
     /// for a plane padded with a value no larger than any of its elements
     /// (zero after a ReLU).
     #[inline]
-    pub fn max(&self, p: &[f32], out: &mut [f32]) {
-        let ow = self.out_w();
-        let out = &mut out[..self.out_plane()];
-        for (y, o) in out.chunks_exact_mut(ow).enumerate() {
-            let [t0, t1, t2, t3, t4, t5, t6, t7, t8] = self.taps(p, y);
-            let n = o.len();
-            let (t0, t1, t2, t3, t4) = (&t0[..n], &t1[..n], &t2[..n], &t3[..n], &t4[..n]);
-            let (t5, t6, t7, t8) = (&t5[..n], &t6[..n], &t7[..n], &t8[..n]);
-            for x in 0..n {
-                let top = t0[x].max(t1[x]).max(t2[x]);
-                let mid = t3[x].max(t4[x]).max(t5[x]);
-                let bot = t6[x].max(t7[x]).max(t8[x]);
-                o[x] = top.max(mid).max(bot);
-            }
-        }
+    pub fn max(&self, scratch: &mut [f32], out: &mut [f32]) {
+        self.map_taps(scratch, out, |t| {
+            let top = t[0].max(t[1]).max(t[2]);
+            let mid = t[3].max(t[4]).max(t[5]);
+            let bot = t[6].max(t[7]).max(t[8]);
+            top.max(mid).max(bot)
+        });
     }
 
     /// im2col for output rows `rows` of a dense 3×3 convolution: row
@@ -383,18 +463,18 @@ pub(crate) mod tests {
         x: ArrayView4<'_, f32>,
         stride: usize,
         f: impl Fn(f32) -> f32,
-        kernel: impl Fn(Window, usize, &[f32], &mut [f32]),
+        kernel: impl Fn(Window, usize, &mut [f32], &mut [f32]),
     ) -> Array4<f32> {
         let (n, c, h, w) = x.dim();
         let win = Window::new(h, w, stride);
         let mut out = Array4::zeros((n, c, win.out_h(), win.out_w()));
         // Garbage in the scratch buffer must not leak into the border.
-        let mut pad = vec![f32::NAN; win.padded_len()];
+        let mut pad = vec![f32::NAN; win.scratch_len()];
         for b in 0..n {
             for ch in 0..c {
                 win.pad(x.slice(s![b, ch, .., ..]), &mut pad, &f);
                 let mut o = out.slice_mut(s![b, ch, .., ..]);
-                kernel(win, ch, &pad, o.as_slice_mut().unwrap());
+                kernel(win, ch, &mut pad, o.as_slice_mut().unwrap());
             }
         }
         out

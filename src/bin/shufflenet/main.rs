@@ -32,7 +32,8 @@ const USAGE: &str = "\
 usage: shufflenet [net] [--groups G] [--scale S] [--batch B] [--size HW] [--threads T]
                         [--runs R] [--weights W] [--input X] [--save Y]
        shufflenet unit --combine add|concat --in-channels N --out-channels M --groups G
-                       [--no-grouped-conv] [--runs R] [--weights W] [--input X] [--save Y]
+                       [--no-grouped-conv] [--size HW] [--runs R] [--weights W] [--input X]
+                       [--save Y]
        shufflenet help
 
 Runs ShuffleNet v1 (or a single ShuffleNet unit) built from einplan operations
@@ -52,13 +53,14 @@ unit options:
   --out-channels M  output channels (for concat, including the N shortcut channels)
   --groups G        groups of the 1x1 convolutions and of the shuffle
   --no-grouped-conv make the first 1x1 convolution dense
+  --size HW         height and width of the seeded input (default 28)
 
 common options:
   --runs R          timed runs after one warm-up; the report gives the median (default 5)
   --weights W       safetensors state_dict with PyTorch's parameter names
                     (default: deterministic seeded weights)
   --input X         safetensors file with a float32 tensor `input`, NCHW
-                    (default: deterministic seeded input; 1 x N x 28 x 28 for unit)
+                    (default: deterministic seeded input; 1 x N x HW x HW for unit)
   --save Y          write the result to a safetensors file as tensor `output`
   -h, --help        show this message
 ";
@@ -106,6 +108,7 @@ struct NetArgs {
 #[derive(Debug)]
 struct UnitArgs {
     config: UnitConfig,
+    size: usize,
     common: Common,
 }
 
@@ -266,6 +269,7 @@ fn parse_unit(flags: &mut Flags) -> Result<Command, String> {
     let (mut combine, mut cin, mut cout, mut groups) = (None, None, None, None);
     let mut grouped_conv = true;
     let mut common = Common::default();
+    let mut size = UNIT_DEFAULT_SIZE;
     while let Some((flag, inline)) = flags.next()? {
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
@@ -277,6 +281,14 @@ fn parse_unit(flags: &mut Flags) -> Result<Command, String> {
                 })
             }
             "--in-channels" => cin = Some(flags.number(&flag, inline)?),
+            "--size" => {
+                size = flags.number(&flag, inline)?;
+                if size == 0 || size > MAX_SIZE {
+                    return Err(format!(
+                        "--size must be between 1 and {MAX_SIZE}, got {size}"
+                    ));
+                }
+            }
             "--out-channels" => cout = Some(flags.number(&flag, inline)?),
             "--groups" => groups = Some(flags.number(&flag, inline)?),
             "--no-grouped-conv" => {
@@ -302,7 +314,11 @@ fn parse_unit(flags: &mut Flags) -> Result<Command, String> {
         return Err(format!("channels must be at most {MAX_CHANNELS}"));
     }
     config.channels()?;
-    Ok(Command::Unit(UnitArgs { config, common }))
+    Ok(Command::Unit(UnitArgs {
+        config,
+        size,
+        common,
+    }))
 }
 
 fn main() -> ExitCode {
@@ -626,7 +642,7 @@ fn run_unit(args: UnitArgs) -> Result<(), Box<dyn Error>> {
     })?;
     params.warn_unused();
 
-    let s = UNIT_DEFAULT_SIZE;
+    let s = args.size;
     let (x, input_from) = load_input(args.common.input.as_ref(), [1, config.in_channels, s, s])?;
     if x.dim().1 != config.in_channels {
         return Err(format!(

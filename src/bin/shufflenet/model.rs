@@ -540,11 +540,12 @@ enum WindowJob<'a> {
 ///
 /// How it runs, per image (batch norms already folded):
 /// 1. the first 1×1 convolution: one matrix product per group into the
-///    `hidden` buffer, no bias;
+///    `hidden` buffer, then bias and ReLU over the same columns while they
+///    are in cache;
 /// 2. the shuffle is einplan's view `b (c1 c2) h w -> b c2 c1 h w`: the
 ///    depthwise convolution reads channel `(c2, c1)` of that view for its
-///    output channel `c2 · g + c1`, adding the first convolution's bias and
-///    applying the ReLU while it copies the plane into its padded scratch;
+///    output channel `c2 · g + c1` (copying the plane into its padded
+///    scratch, which it does for every channel anyway);
 /// 3. the depthwise bias is folded into the second 1×1 convolution's bias
 ///    (nothing non-linear stands between them);
 /// 4. `add`: the second convolution accumulates onto the input in place
@@ -556,8 +557,6 @@ pub struct ShuffleUnit {
     bottleneck: usize,
     branch: usize,
     conv1: Conv1x1,
-    /// The first convolution's bias in shuffled channel order.
-    conv1_bias: Vec<f32>,
     shuffle: Rearrange,
     shuffle_id: usize,
     /// Depthwise taps per channel, shuffled order, batch norm folded.
@@ -613,12 +612,6 @@ impl ShuffleUnit {
         )?;
         let shuffle = Rearrange::new(SHUFFLE_VIEW)?.with("c1", g)?;
         let shuffle_id = ops.register(op_name("shuffle"), "rearrange", SHUFFLE_VIEW, &[("c1", g)]);
-        // Output channel j = c2 * g + c1 of the shuffle is channel
-        // c1 * (bottleneck / g) + c2 of the first convolution.
-        let per_group = bottleneck / g;
-        let conv1_bias = (0..bottleneck)
-            .map(|j| conv1.bias[(j % g) * per_group + j / g])
-            .collect();
         let (dw_weight, dw_bias) =
             loader.conv(&p("right.4"), &[bottleneck, 1, 3, 3], Some(&p("right.5")))?;
         let depthwise = dw_weight
@@ -659,7 +652,6 @@ impl ShuffleUnit {
             bottleneck,
             branch,
             conv1,
-            conv1_bias,
             shuffle,
             shuffle_id,
             depthwise,
@@ -733,13 +725,13 @@ impl ShuffleUnit {
             pads,
         } = scratch;
 
-        // 1. First 1x1 convolution, no bias (it comes with the padding).
+        // 1. First 1x1 convolution with bias and ReLU.
         let hidden = ensure(hidden, bott * hw);
         self.conv1.run(
             view4(x, (1, cin, h, w))?,
             view_mut2(hidden, (bott, hw))?,
             0.0,
-            false,
+            true,
             parts,
             trace,
         )?;
@@ -781,16 +773,15 @@ impl ShuffleUnit {
         let input = &*x;
         par::map(jobs, |job| match job {
             WindowJob::Depthwise(channels, out, pad) => {
-                let pad = ensure(pad, win.padded_len());
+                let pad = ensure(pad, win.scratch_len());
                 for (j, out) in channels.zip(out.chunks_exact_mut(ohw)) {
                     let plane = shuffled.slice(s![0, j / g, j % g, .., ..]);
-                    let b = self.conv1_bias[j];
-                    win.pad(plane, pad, |v| (v + b).max(0.0));
+                    win.pad(plane, pad, |v| v);
                     win.conv(pad, &self.depthwise[j], out, |v| v);
                 }
             }
             WindowJob::Pool(channels, out, pad) => {
-                let pad = ensure(pad, win.padded_len());
+                let pad = ensure(pad, win.scratch_len());
                 for (c, out) in channels.zip(out.chunks_exact_mut(ohw)) {
                     let plane = ArrayView2::from_shape((h, w), &input[c * hw..(c + 1) * hw])
                         .expect("plane of a standard-layout image");
@@ -1019,7 +1010,7 @@ impl ShuffleNet {
         let pads = ensure_buffers(&mut ws.unit.pads, channels.len());
         let jobs: Vec<_> = channels.into_iter().zip(outs).zip(pads).collect();
         par::map(jobs, |((channels, out), pad)| {
-            let pad = ensure(pad, pool.padded_len());
+            let pad = ensure(pad, pool.scratch_len());
             for (c, out) in channels.zip(out.chunks_exact_mut(pool.out_plane())) {
                 let plane = ArrayView2::from_shape((oh, ow), &stem_out[c * oh * ow..][..oh * ow])
                     .expect("stem plane");
