@@ -349,7 +349,7 @@ struct Conv1x1 {
 const GROUP_SPLIT: &str = "b (g ci) h w -> b g ci (h w)";
 
 /// Column ranges of a matrix product below this many columns per part are
-/// not worth a thread of their own.
+/// not worth a thread of their own; such products split their rows.
 const MIN_PARALLEL_COLUMNS: usize = 32;
 
 impl Conv1x1 {
@@ -399,9 +399,33 @@ impl Conv1x1 {
             .index_axis_move(Axis(0), 0);
         let (g, co, _) = self.weight.dim();
         let n = groups.dim().2;
-        let parts = parts.min(n / MIN_PARALLEL_COLUMNS).max(1);
-        let cols = par::ranges(n, parts, 16);
         let bias = self.bias.as_slice().expect("fresh vector");
+        if parts > 1 && n < parts * MIN_PARALLEL_COLUMNS {
+            // Few columns (stage 4: 7 x 7): split every group's output rows.
+            let rows = par::ranges(co, parts, 8);
+            let mut blocks: Vec<Vec<_>> = rows.iter().map(|_| Vec::with_capacity(g)).collect();
+            let mut rest = c;
+            for _ in 0..g {
+                for (block, r) in blocks.iter_mut().zip(&rows) {
+                    let (head, tail) = rest.split_at(Axis(0), r.len());
+                    block.push(head);
+                    rest = tail;
+                }
+            }
+            let jobs: Vec<_> = blocks.into_iter().zip(rows).collect();
+            par::map(jobs, |(blocks, rows)| {
+                for (k, mut out) in blocks.into_iter().enumerate() {
+                    let w = self.weight.slice(s![k, rows.clone(), ..]);
+                    layers::gemm(w, groups.index_axis(Axis(0), k), beta, &mut out);
+                    if bias_relu {
+                        let first = k * co + rows.start;
+                        layers::bias_relu_rows(&mut out, &bias[first..first + rows.len()]);
+                    }
+                }
+            });
+            return Ok(());
+        }
+        let cols = par::ranges(n, parts.min(n / MIN_PARALLEL_COLUMNS).max(1), 16);
         let jobs: Vec<_> = par::split_columns(c, &cols).into_iter().zip(cols).collect();
         par::map(jobs, |(mut c, cols)| {
             for k in 0..g {
@@ -691,7 +715,10 @@ impl ShuffleUnit {
         let mut image = Vec::with_capacity(c * h * w);
         for (x, mut out) in x.outer_iter().zip(out.outer_iter_mut()) {
             image.clear();
-            image.extend(x.iter().copied());
+            match x.as_slice() {
+                Some(x) => image.extend_from_slice(x),
+                None => image.extend(x.iter().copied()),
+            }
             let out = out.as_slice_mut().expect("fresh array");
             match self.config.combine {
                 Combine::Add => {
@@ -1065,15 +1092,30 @@ impl ShuffleNet {
     }
 
     /// `pooled · fcᵀ + bias`: the classifier, timed into the head stage.
-    fn classify(&self, pooled: &Array2<f32>, trace: &mut Trace) -> Result<Array2<f32>, ModelError> {
+    /// With several `parts`, each computes a range of the classes.
+    fn classify(
+        &self,
+        pooled: &Array2<f32>,
+        parts: usize,
+        trace: &mut Trace,
+    ) -> Result<Array2<f32>, ModelError> {
         let t = Instant::now();
-        let logits = self
-            .fc
-            .apply(&[pooled.view().into_dyn(), self.fc_weight.view().into_dyn()])?;
+        let classes = par::ranges(self.config.num_classes, parts, 8);
+        let logits = par::map(classes, |classes| {
+            let weight = self.fc_weight.slice(s![classes, ..]);
+            self.fc
+                .apply(&[pooled.view().into_dyn(), weight.into_dyn()])
+        });
         trace.record(self.fc_id, Outcome::Computed);
-        let mut logits = logits
-            .into_dimensionality::<Ix2>()
-            .map_err(|e| shape_err("fc", e))?;
+        let logits = logits
+            .into_iter()
+            .map(|l| {
+                l?.into_dimensionality::<Ix2>()
+                    .map_err(|e| shape_err("fc", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let views: Vec<_> = logits.iter().map(|l| l.view()).collect();
+        let mut logits = ndarray::concatenate(Axis(1), &views).map_err(|e| shape_err("fc", e))?;
         for mut row in logits.rows_mut() {
             row += &self.fc_bias;
         }
@@ -1190,7 +1232,14 @@ impl Runner {
         for stage in &mut trace.stages {
             stage.1[0] = n;
         }
-        net.classify(&pooled, trace)
+        let mut classify = || net.classify(&pooled, threads, trace);
+        #[cfg(feature = "rayon")]
+        return match &self.pool {
+            Some(pool) => pool.install(classify),
+            None => classify(),
+        };
+        #[cfg(not(feature = "rayon"))]
+        classify()
     }
 }
 
