@@ -8,7 +8,13 @@
 //!
 //! The PyTorch reference and its parity fixtures are in
 //! `tests/data/shufflenet/gen_shufflenet.py`; `benches/shufflenet_pytorch.py`
-//! times the same network in PyTorch.
+//! times the same network in PyTorch, and with `--compare` puts the two side
+//! by side.
+//!
+//! Modules: `model` (the network, its parameters and the forward pass),
+//! `layers` (3×3 windows, batch norm folding, the matrix product), `par`
+//! (splitting a layer's work over threads), `weights` (safetensors files
+//! and the seeded initialisation).
 
 mod layers;
 mod model;
@@ -727,7 +733,8 @@ fn print_ops(ops: &OpTable, trace: &Trace) {
     println!(
         "\neinplan ops in one forward pass (view = no data moved; copied = rearrange had to copy;"
     );
-    println!("computed = einsum/reduce output):");
+    println!("computed = einsum/reduce output). The shuffle views are read by the depthwise");
+    println!("convolutions; the group views are the operands of one matrix product per group:");
     for ((outcome, kind, pattern, bindings), names) in &groups {
         let pattern = if bindings.is_empty() {
             format!("'{pattern}'")
