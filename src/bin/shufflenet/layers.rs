@@ -1,14 +1,18 @@
-//! The layers einops patterns cannot express: 3×3 convolutions with padding,
-//! 3×3 pooling, batch norm and the element-wise epilogues.
+//! The layers einops patterns cannot express: 3×3 windows with padding 1
+//! (depthwise and stem convolutions, pooling), batch norm folding, and the
+//! matrix product the 1×1 convolutions run on.
 //!
-//! Everything works on NCHW `f32` tensors. The kernels walk one contiguous
-//! `h × w` plane at a time in memory order; for each of the nine taps they
-//! work out once which output columns read a real (non-padding) input pixel,
-//! so the inner loops carry no bounds logic and vectorise for stride 1.
+//! A 3×3 window over an `h × w` plane first copies the plane into a
+//! [`Window::padded_len`] scratch buffer with a zero border, applying an
+//! element-wise function on the way (the previous layer's bias and ReLU, so
+//! they cost no pass of their own). For stride 2 each padded row is stored
+//! as its even columns followed by its odd columns, so that every one of
+//! the nine taps of an output row reads one contiguous run of the buffer
+//! ([`Window::taps`]). The kernels then combine nine equally long slices
+//! element by element: no bounds logic in the inner loop, which the
+//! compiler vectorises.
 
-use std::ops::Range;
-
-use ndarray::{Array1, Array4, ArrayD, ArrayView1, ArrayView4, Axis};
+use ndarray::{Array1, ArrayD, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
 
 /// `eps` of `torch.nn.BatchNorm2d`.
 pub const BN_EPS: f32 = 1e-5;
@@ -20,239 +24,303 @@ pub fn out_len(len: usize, stride: usize) -> usize {
     (len - 1) / stride + 1
 }
 
-/// The output positions `o` whose tap `k` (0, 1 or 2) reads a real input
-/// index `o * stride + k - 1`, i.e. one that lies in `0..len_in`.
-fn valid_outputs(k: usize, len_in: usize, len_out: usize, stride: usize) -> Range<usize> {
-    let start = usize::from(k == 0);
-    let end = if len_in >= k {
-        ((len_in - k) / stride + 1).min(len_out)
-    } else {
-        0
-    };
-    start..end.max(start)
+/// A 3×3 window with padding 1 and stride 1 or 2 over an `h × w` plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub h: usize,
+    pub w: usize,
+    pub stride: usize,
 }
 
-/// Visits every (output pixel, tap, input pixel) triple of a 3×3 window with
-/// padding 1 over one plane, skipping taps that fall on padding. `op` gets
-/// the tap index (`ky * 3 + kx`) and a run of output elements with the
-/// equally long run of input values each of them reads through that tap.
-///
-/// `src` is an `h × w` plane as produced by [`for_each_plane`] for the same
-/// stride: row-major for stride 1; for stride 2 each row stored as its even
-/// columns followed by its odd columns, so that every tap reads a
-/// contiguous run (`ix = 2 ox + kx - 1` is odd for `kx` 0 and 2, even for 1).
-#[inline(always)]
-fn for_each_tap(
-    src: &[f32],
-    (h, w): (usize, usize),
-    dst: &mut [f32],
-    (oh, ow): (usize, usize),
-    stride: usize,
-    mut op: impl FnMut(usize, &mut [f32], &[f32]),
+impl Window {
+    /// # Panics
+    ///
+    /// If the plane is empty or the stride is not 1 or 2.
+    pub fn new(h: usize, w: usize, stride: usize) -> Window {
+        assert!(h >= 1 && w >= 1, "3x3 windows need a non-empty plane");
+        assert!(
+            stride == 1 || stride == 2,
+            "3x3 windows support stride 1 or 2, got {stride}"
+        );
+        Window { h, w, stride }
+    }
+
+    pub fn out_h(&self) -> usize {
+        out_len(self.h, self.stride)
+    }
+
+    pub fn out_w(&self) -> usize {
+        out_len(self.w, self.stride)
+    }
+
+    /// Elements of one output plane.
+    pub fn out_plane(&self) -> usize {
+        self.out_h() * self.out_w()
+    }
+
+    fn padded_w(&self) -> usize {
+        self.w + 2
+    }
+
+    /// Elements of the padded copy of one plane that [`Window::pad`] writes.
+    pub fn padded_len(&self) -> usize {
+        (self.h + 2) * self.padded_w()
+    }
+
+    /// Even columns of a padded row (stored first for stride 2).
+    fn evens(&self) -> usize {
+        self.padded_w().div_ceil(2)
+    }
+
+    /// Writes `f(src)` into `dst[..self.padded_len()]` with a zero border:
+    /// padded row `r`, column `c` holds `f(src[r - 1][c - 1])`. For
+    /// stride 2 the even columns of each row come first, then the odd ones.
+    #[inline]
+    pub fn pad(&self, src: ArrayView2<'_, f32>, dst: &mut [f32], f: impl Fn(f32) -> f32) {
+        let (h, w, pw) = (self.h, self.w, self.padded_w());
+        assert_eq!(src.dim(), (h, w), "plane shape");
+        let dst = &mut dst[..self.padded_len()];
+        let (top, rest) = dst.split_at_mut(pw);
+        let (middle, bottom) = rest.split_at_mut(h * pw);
+        top.fill(0.0);
+        bottom.fill(0.0);
+        match src.as_slice() {
+            Some(plane) => {
+                for (row, out) in plane.chunks_exact(w).zip(middle.chunks_exact_mut(pw)) {
+                    self.pad_row(row, out, &f);
+                }
+            }
+            None => {
+                let mut row = vec![0.0; w];
+                for (src, out) in src.rows().into_iter().zip(middle.chunks_exact_mut(pw)) {
+                    row.iter_mut().zip(src).for_each(|(r, &v)| *r = v);
+                    self.pad_row(&row, out, &f);
+                }
+            }
+        }
+    }
+
+    /// One row of [`Window::pad`]: `out` is `w + 2` long.
+    #[inline(always)]
+    fn pad_row(&self, row: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+        let w = self.w;
+        let row = &row[..w];
+        if self.stride == 1 {
+            let (first, rest) = out.split_at_mut(1);
+            let (inner, last) = rest.split_at_mut(w);
+            first[0] = 0.0;
+            last[0] = 0.0;
+            for (o, &v) in inner.iter_mut().zip(row) {
+                *o = f(v);
+            }
+        } else {
+            // Padded column 2i + 1 (odd) is input column 2i, padded column
+            // 2i + 2 (even) is input column 2i + 1; columns 0 and w + 1 are
+            // padding.
+            let (even, odd) = out.split_at_mut(self.evens());
+            let m = w / 2;
+            even[0] = 0.0;
+            // Eight inputs at a time as fixed-size arrays, which the
+            // compiler turns into vector shuffles; then pairs.
+            let (odd_head, even_head) = (&mut odd[..m], &mut even[1..=m]);
+            let octets = row.chunks_exact(8);
+            let pairs = octets.remainder();
+            let done = m - pairs.len() / 2;
+            for ((p, o), e) in octets
+                .zip(odd_head.chunks_exact_mut(4))
+                .zip(even_head.chunks_exact_mut(4))
+            {
+                let p: &[f32; 8] = p.try_into().expect("8 inputs");
+                let o: &mut [f32; 4] = o.try_into().expect("4 odd");
+                let e: &mut [f32; 4] = e.try_into().expect("4 even");
+                *o = [f(p[0]), f(p[2]), f(p[4]), f(p[6])];
+                *e = [f(p[1]), f(p[3]), f(p[5]), f(p[7])];
+            }
+            let pairs = pairs.chunks_exact(2);
+            let last = pairs.remainder().first().copied();
+            for ((p, o), e) in pairs.zip(&mut odd_head[done..]).zip(&mut even_head[done..]) {
+                *o = f(p[0]);
+                *e = f(p[1]);
+            }
+            match last {
+                Some(v) => {
+                    odd[m] = f(v);
+                    even[m + 1] = 0.0;
+                }
+                None => odd[m] = 0.0,
+            }
+        }
+    }
+
+    /// The nine runs of a padded plane `p` that output row `y` reads, one per
+    /// tap `ky * 3 + kx`, each `out_w` long.
+    #[inline(always)]
+    pub fn taps<'a>(&self, p: &'a [f32], y: usize) -> [&'a [f32]; 9] {
+        let (pw, ow) = (self.padded_w(), self.out_w());
+        let row = |ky: usize| &p[(y * self.stride + ky) * pw..][..pw];
+        let [r0, r1, r2] = [row(0), row(1), row(2)];
+        if self.stride == 1 {
+            [
+                &r0[..ow],
+                &r0[1..ow + 1],
+                &r0[2..ow + 2],
+                &r1[..ow],
+                &r1[1..ow + 1],
+                &r1[2..ow + 2],
+                &r2[..ow],
+                &r2[1..ow + 1],
+                &r2[2..ow + 2],
+            ]
+        } else {
+            let e = self.evens();
+            [
+                &r0[..ow],
+                &r0[e..e + ow],
+                &r0[1..ow + 1],
+                &r1[..ow],
+                &r1[e..e + ow],
+                &r1[1..ow + 1],
+                &r2[..ow],
+                &r2[e..e + ow],
+                &r2[1..ow + 1],
+            ]
+        }
+    }
+
+    /// Elements of the scratch buffer that [`Window::pad`] fills and the
+    /// window kernels work in: the padded plane, and for stride 1 room for
+    /// the flat result.
+    pub fn scratch_len(&self) -> usize {
+        self.padded_len()
+            + match self.stride {
+                1 => self.h * self.padded_w(),
+                _ => 0,
+            }
+    }
+
+    /// `out[y][x] = op(the nine taps of output (y, x))` for the plane that
+    /// [`Window::pad`] wrote to the front of `scratch`.
+    ///
+    /// Stride 1 runs one loop over the flat padded plane: output `(y, x)`
+    /// sits at flat index `y · (w + 2) + x`, and tap `(ky, kx)` is a fixed
+    /// offset `ky · (w + 2) + kx` from it. The loop also computes the two
+    /// positions between rows, which are dropped when the rows are copied
+    /// out; in exchange a 7 × 7 plane is one vectorised loop of 61
+    /// elements instead of seven of 7. Stride 2 goes row by row over the
+    /// even/odd split columns ([`Window::taps`]).
+    #[inline(always)]
+    fn map_taps(&self, scratch: &mut [f32], out: &mut [f32], op: impl Fn([f32; 9]) -> f32) {
+        let (p, rest) = scratch.split_at_mut(self.padded_len());
+        let (w, ow, pw) = (self.w, self.out_w(), self.padded_w());
+        let out = &mut out[..self.out_plane()];
+        if self.stride == 1 {
+            let n = (self.h - 1) * pw + w;
+            let flat = &mut rest[..n];
+            let tap = |ky: usize, kx: usize| &p[ky * pw + kx..][..n];
+            let [t0, t1, t2] = [tap(0, 0), tap(0, 1), tap(0, 2)];
+            let [t3, t4, t5] = [tap(1, 0), tap(1, 1), tap(1, 2)];
+            let [t6, t7, t8] = [tap(2, 0), tap(2, 1), tap(2, 2)];
+            for i in 0..n {
+                flat[i] = op([
+                    t0[i], t1[i], t2[i], t3[i], t4[i], t5[i], t6[i], t7[i], t8[i],
+                ]);
+            }
+            for (o, row) in out.chunks_exact_mut(w).zip(flat.chunks(pw)) {
+                o.copy_from_slice(&row[..w]);
+            }
+        } else {
+            for (y, o) in out.chunks_exact_mut(ow).enumerate() {
+                let [t0, t1, t2, t3, t4, t5, t6, t7, t8] = self.taps(p, y);
+                let n = o.len();
+                let (t0, t1, t2, t3, t4) = (&t0[..n], &t1[..n], &t2[..n], &t3[..n], &t4[..n]);
+                let (t5, t6, t7, t8) = (&t5[..n], &t6[..n], &t7[..n], &t8[..n]);
+                for x in 0..n {
+                    o[x] = op([
+                        t0[x], t1[x], t2[x], t3[x], t4[x], t5[x], t6[x], t7[x], t8[x],
+                    ]);
+                }
+            }
+        }
+    }
+
+    /// `out[y][x] = fin(Σ k[t] · tap_t[y][x])` over a padded plane: a 3×3
+    /// convolution of one channel.
+    #[inline]
+    pub fn conv(
+        &self,
+        scratch: &mut [f32],
+        k: &[f32; 9],
+        out: &mut [f32],
+        fin: impl Fn(f32) -> f32,
+    ) {
+        self.map_taps(scratch, out, |t| {
+            let top = t[0] * k[0] + t[1] * k[1] + t[2] * k[2];
+            let mid = t[3] * k[3] + t[4] * k[4] + t[5] * k[5];
+            let bot = t[6] * k[6] + t[7] * k[7] + t[8] * k[8];
+            fin(top + mid + bot)
+        });
+    }
+
+    /// `out[y][x] = fin(Σ tap_t[y][x] / 9)`: `nn.AvgPool2d(3, stride,
+    /// padding=1)` with PyTorch's default `count_include_pad=True`.
+    #[inline]
+    pub fn avg(&self, scratch: &mut [f32], out: &mut [f32], fin: impl Fn(f32) -> f32) {
+        self.map_taps(scratch, out, |t| {
+            fin(((t[0] + t[1] + t[2]) + (t[3] + t[4] + t[5]) + (t[6] + t[7] + t[8])) / 9.0)
+        });
+    }
+
+    /// `out[y][x] = max_t tap_t[y][x]`: `nn.MaxPool2d(3, stride, padding=1)`
+    /// for a plane padded with a value no larger than any of its elements
+    /// (zero after a ReLU).
+    #[inline]
+    pub fn max(&self, scratch: &mut [f32], out: &mut [f32]) {
+        self.map_taps(scratch, out, |t| {
+            let top = t[0].max(t[1]).max(t[2]);
+            let mid = t[3].max(t[4]).max(t[5]);
+            let bot = t[6].max(t[7]).max(t[8]);
+            top.max(mid).max(bot)
+        });
+    }
+
+    /// im2col for output rows `rows` of a dense 3×3 convolution: row
+    /// `c * 9 + t` of `cols` (each `rows.len() * out_w` long) holds tap `t`
+    /// of padded input plane `c` of `planes`.
+    pub fn im2col(&self, planes: &[f32], rows: std::ops::Range<usize>, cols: &mut [f32]) {
+        let (pl, ow) = (self.padded_len(), self.out_w());
+        let len = rows.len() * ow;
+        for (c, plane) in planes.chunks_exact(pl).enumerate() {
+            for (i, y) in rows.clone().enumerate() {
+                let taps = self.taps(plane, y);
+                for (t, tap) in taps.iter().enumerate() {
+                    cols[(c * 9 + t) * len + i * ow..][..ow].copy_from_slice(tap);
+                }
+            }
+        }
+    }
+}
+
+/// `c = a · b + beta · c`, through ndarray's `general_mat_mul`
+/// (matrixmultiply, with its runtime-selected AVX2/FMA or AVX-512 kernels).
+/// Any strides: the grouped 1×1 convolutions hand in row blocks and column
+/// ranges of their activations without copying them.
+pub fn gemm(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    beta: f32,
+    c: &mut ArrayViewMut2<'_, f32>,
 ) {
-    debug_assert_eq!(src.len(), h * w);
-    debug_assert_eq!(dst.len(), oh * ow);
-    let cols = [
-        valid_outputs(0, w, ow, stride),
-        valid_outputs(1, w, ow, stride),
-        valid_outputs(2, w, ow, stride),
-    ];
-    // Where the first valid output of each tap reads, within the stored row.
-    let evens = w.div_ceil(2);
-    let first_read = |kx: usize, start: usize| match (stride, kx) {
-        (1, _) => start + kx - 1,
-        (_, 0) => evens + start - 1,
-        (_, 1) => start,
-        _ => evens + start,
-    };
-    for (oy, out_row) in dst.chunks_exact_mut(ow).enumerate() {
-        for ky in 0..3 {
-            // Input row in padded coordinates; 0 and h + 1 are padding.
-            let py = oy * stride + ky;
-            if py == 0 || py > h {
-                continue;
-            }
-            let in_row = &src[(py - 1) * w..py * w];
-            for (kx, range) in cols.iter().enumerate() {
-                if range.is_empty() {
-                    continue;
-                }
-                let tap = ky * 3 + kx;
-                let out = &mut out_row[range.clone()];
-                let start = first_read(kx, range.start);
-                op(tap, out, &in_row[start..start + out.len()]);
-            }
+    general_mat_mul(1.0, &a, &b, beta, c);
+}
+
+/// `row[i] = max(row[i] + bias[r], 0)` for every row `r` of `c`.
+pub fn bias_relu_rows(c: &mut ArrayViewMut2<'_, f32>, bias: &[f32]) {
+    for (mut row, &b) in c.rows_mut().into_iter().zip(bias) {
+        match row.as_slice_mut() {
+            Some(s) => s.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
+            None => row.mapv_inplace(|v| (v + b).max(0.0)),
         }
     }
-}
-
-/// Runs `f(b, c, plane)` for every `h × w` input plane, laid out for
-/// [`for_each_tap`] with `stride`. For stride 1 a densely stored plane is
-/// passed as is; otherwise it goes through a scratch buffer.
-fn for_each_plane(x: &ArrayView4<'_, f32>, stride: usize, mut f: impl FnMut(usize, usize, &[f32])) {
-    let (n, c, _, w) = x.dim();
-    let evens = w.div_ceil(2);
-    let mut scratch = Vec::new();
-    for b in 0..n {
-        for ch in 0..c {
-            let plane = x.index_axis(Axis(0), b).index_axis_move(Axis(0), ch);
-            if stride == 1 {
-                if let Some(s) = plane.as_slice() {
-                    f(b, ch, s);
-                    continue;
-                }
-                scratch.clear();
-                scratch.extend(plane.iter().copied());
-            } else {
-                scratch.resize(plane.len(), 0.0);
-                for (row, out) in plane
-                    .rows()
-                    .into_iter()
-                    .zip(scratch.chunks_exact_mut(w.max(1)))
-                {
-                    let (even, odd) = out.split_at_mut(evens);
-                    for (i, &v) in row.iter().enumerate() {
-                        if i % 2 == 0 {
-                            even[i / 2] = v;
-                        } else {
-                            odd[i / 2] = v;
-                        }
-                    }
-                }
-            }
-            f(b, ch, &scratch);
-        }
-    }
-}
-
-/// `out += a * x`, element-wise.
-#[inline(always)]
-fn axpy(a: f32, x: &[f32], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o += a * v;
-    }
-}
-
-fn check_stride(stride: usize) {
-    assert!(
-        stride == 1 || stride == 2,
-        "3x3 windows support stride 1 or 2, got {stride}"
-    );
-}
-
-/// Depthwise 3×3 convolution, padding 1, `groups == channels`, as
-/// `nn.Conv2d(c, c, 3, stride, padding=1, groups=c)`.
-///
-/// `weight` is PyTorch's `[c, 1, 3, 3]`, `bias` is `[c]`.
-pub fn depthwise_conv3x3(
-    x: ArrayView4<'_, f32>,
-    weight: ArrayView4<'_, f32>,
-    bias: ArrayView1<'_, f32>,
-    stride: usize,
-) -> Array4<f32> {
-    check_stride(stride);
-    let (n, c, h, w) = x.dim();
-    assert_eq!(weight.dim(), (c, 1, 3, 3), "depthwise weight shape");
-    assert_eq!(bias.len(), c, "depthwise bias length");
-    let weight = weight.as_standard_layout();
-    let kernels = weight.as_slice().expect("standard layout");
-    let (oh, ow) = (out_len(h, stride), out_len(w, stride));
-    let mut out = Array4::<f32>::zeros((n, c, oh, ow));
-    let dst = out.as_slice_mut().expect("fresh array is contiguous");
-    for_each_plane(&x, stride, |b, ch, src| {
-        let plane = &mut dst[(b * c + ch) * oh * ow..][..oh * ow];
-        plane.fill(bias[ch]);
-        let k: &[f32; 9] = kernels[ch * 9..][..9].try_into().expect("9 taps");
-        for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, out, input| {
-            axpy(k[t], input, out)
-        });
-    });
-    out
-}
-
-/// Dense 3×3 convolution, padding 1, as `nn.Conv2d(ci, co, 3, stride, padding=1)`
-/// (the network stem, 3 → 24 channels).
-///
-/// `weight` is PyTorch's `[co, ci, 3, 3]`, `bias` is `[co]`.
-pub fn conv3x3(
-    x: ArrayView4<'_, f32>,
-    weight: ArrayView4<'_, f32>,
-    bias: ArrayView1<'_, f32>,
-    stride: usize,
-) -> Array4<f32> {
-    check_stride(stride);
-    let (n, ci, h, w) = x.dim();
-    let co = weight.dim().0;
-    assert_eq!(weight.dim(), (co, ci, 3, 3), "conv3x3 weight shape");
-    assert_eq!(bias.len(), co, "conv3x3 bias length");
-    let weight = weight.as_standard_layout();
-    let kernels = weight.as_slice().expect("standard layout");
-    let (oh, ow) = (out_len(h, stride), out_len(w, stride));
-    let mut out = Array4::<f32>::zeros((n, co, oh, ow));
-    let dst = out.as_slice_mut().expect("fresh array is contiguous");
-    // Gather the image's input planes once, then finish one output plane at
-    // a time so it stays in cache while all input planes accumulate into it.
-    let mut planes = Vec::with_capacity(ci * h * w);
-    let mut flush = |b: usize, planes: &mut Vec<f32>| {
-        let image = &mut dst[b * co * oh * ow..][..co * oh * ow];
-        for (o, plane) in image.chunks_exact_mut(oh * ow).enumerate() {
-            plane.fill(bias[o]);
-            for (i, src) in planes.chunks_exact(h * w).enumerate() {
-                let k: &[f32; 9] = kernels[(o * ci + i) * 9..][..9].try_into().expect("9 taps");
-                for_each_tap(src, (h, w), plane, (oh, ow), stride, |t, out, input| {
-                    axpy(k[t], input, out)
-                });
-            }
-        }
-        planes.clear();
-    };
-    for_each_plane(&x, stride, |b, i, src| {
-        planes.extend_from_slice(src);
-        if i + 1 == ci {
-            flush(b, &mut planes);
-        }
-    });
-    out
-}
-
-/// `nn.MaxPool2d(3, stride, padding=1)`: padding never wins the max.
-pub fn max_pool3x3(x: ArrayView4<'_, f32>, stride: usize) -> Array4<f32> {
-    check_stride(stride);
-    let (n, c, h, w) = x.dim();
-    let (oh, ow) = (out_len(h, stride), out_len(w, stride));
-    let mut out = Array4::<f32>::from_elem((n, c, oh, ow), f32::NEG_INFINITY);
-    let dst = out.as_slice_mut().expect("fresh array is contiguous");
-    for_each_plane(&x, stride, |b, ch, src| {
-        let plane = &mut dst[(b * c + ch) * oh * ow..][..oh * ow];
-        for_each_tap(src, (h, w), plane, (oh, ow), stride, |_, out, input| {
-            for (o, &v) in out.iter_mut().zip(input) {
-                *o = o.max(v);
-            }
-        });
-    });
-    out
-}
-
-/// `nn.AvgPool2d(3, stride, padding=1)` with PyTorch's default
-/// `count_include_pad=True`: the sum is always divided by 9.
-pub fn avg_pool3x3(x: ArrayView4<'_, f32>, stride: usize) -> Array4<f32> {
-    check_stride(stride);
-    let (n, c, h, w) = x.dim();
-    let (oh, ow) = (out_len(h, stride), out_len(w, stride));
-    let mut out = Array4::<f32>::zeros((n, c, oh, ow));
-    let dst = out.as_slice_mut().expect("fresh array is contiguous");
-    for_each_plane(&x, stride, |b, ch, src| {
-        let plane = &mut dst[(b * c + ch) * oh * ow..][..oh * ow];
-        for_each_tap(src, (h, w), plane, (oh, ow), stride, |_, out, input| {
-            for (o, &v) in out.iter_mut().zip(input) {
-                *o += v;
-            }
-        });
-        for o in plane.iter_mut() {
-            *o *= 1.0 / 9.0;
-        }
-    });
-    out
 }
 
 /// Inference-mode `nn.BatchNorm2d` parameters.
@@ -295,58 +363,13 @@ pub fn fold_batch_norm(weight: &mut ArrayD<f32>, bias: &mut Array1<f32>, bn: &Ba
     }
 }
 
-/// Calls `f(channel, plane)` for every `h × w` plane of a standard-layout
-/// NCHW buffer with `c` channels.
-fn for_each_channel_plane(
-    data: &mut [f32],
-    c: usize,
-    plane_len: usize,
-    mut f: impl FnMut(usize, &mut [f32]),
-) {
-    if plane_len == 0 {
-        return;
-    }
-    for (i, plane) in data.chunks_exact_mut(plane_len).enumerate() {
-        f(i % c, plane);
-    }
-}
-
-/// `x += bias[c]`, then optionally ReLU, in one pass. Makes `x` standard
-/// layout first if it is not (einsum results normally already are).
-pub fn bias_act(x: &mut ArrayD<f32>, bias: ArrayView1<'_, f32>, relu: bool) {
-    assert!(x.ndim() >= 2, "bias_act needs a channel axis");
-    let c = x.shape()[1];
-    assert_eq!(bias.len(), c, "bias length vs channels");
-    if !x.is_standard_layout() {
-        *x = x.as_standard_layout().into_owned();
-    }
-    let plane_len: usize = x.shape()[2..].iter().product();
-    let data = x.as_slice_mut().expect("standard layout");
-    for_each_channel_plane(data, c, plane_len, |ch, plane| {
-        let b = bias[ch];
-        if relu {
-            plane.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
-        } else {
-            plane.iter_mut().for_each(|v| *v += b);
-        }
-    });
-}
-
-/// In-place ReLU.
-pub fn relu(x: &mut Array4<f32>) {
-    match x.as_slice_mut() {
-        Some(data) => data.iter_mut().for_each(|v| *v = v.max(0.0)),
-        None => x.mapv_inplace(|v| v.max(0.0)),
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use ndarray::{Array, ArrayView1, Ix4, array, s};
+    use ndarray::{Array, Array2, Array4, ArrayView4, array, s};
 
     /// Tiny deterministic pseudo-random values in [-1, 1).
-    fn values(n: usize, seed: u64) -> Vec<f32> {
+    pub fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..n)
             .map(|_| {
@@ -358,13 +381,14 @@ mod tests {
             .collect()
     }
 
-    fn rand4(shape: (usize, usize, usize, usize), seed: u64) -> Array4<f32> {
+    pub fn rand4(shape: (usize, usize, usize, usize), seed: u64) -> Array4<f32> {
         let n = shape.0 * shape.1 * shape.2 * shape.3;
         Array::from_shape_vec(shape, values(n, seed)).unwrap()
     }
 
-    /// Brute-force reference: zero-padded input, explicit window loops, f64.
-    fn conv_reference(
+    /// Brute-force 3×3 convolution with padding 1: explicit window loops in
+    /// f64, grouped like `nn.Conv2d(ci, co, 3, stride, 1, groups=groups)`.
+    pub fn conv_reference(
         x: &Array4<f32>,
         w: &Array4<f32>,
         bias: &[f32],
@@ -374,7 +398,7 @@ mod tests {
         let (n, ci, h, wd) = x.dim();
         let co = w.dim().0;
         let (cig, cog) = (ci / groups, co / groups);
-        let (oh, ow) = (out_len(h, stride), out_len(wd, stride));
+        let (oh, ow) = ((h - 1) / stride + 1, (wd - 1) / stride + 1);
         let mut out = Array4::zeros((n, co, oh, ow));
         for b in 0..n {
             for o in 0..co {
@@ -403,9 +427,11 @@ mod tests {
         out
     }
 
-    fn pool_reference(x: &Array4<f32>, stride: usize, max: bool) -> Array4<f32> {
+    /// Brute-force 3×3 pooling with padding 1 (padding never wins the max;
+    /// the average always divides by 9).
+    pub fn pool_reference(x: &Array4<f32>, stride: usize, max: bool) -> Array4<f32> {
         let (n, c, h, w) = x.dim();
-        let (oh, ow) = (out_len(h, stride), out_len(w, stride));
+        let (oh, ow) = ((h - 1) / stride + 1, (w - 1) / stride + 1);
         Array4::from_shape_fn((n, c, oh, ow), |(b, ch, oy, ox)| {
             let mut acc = if max { f32::NEG_INFINITY } else { 0.0 };
             for ky in 0..3 {
@@ -423,12 +449,54 @@ mod tests {
         })
     }
 
-    fn max_abs_diff(a: &Array4<f32>, b: &Array4<f32>) -> f32 {
+    pub fn max_abs_diff(a: &Array4<f32>, b: &Array4<f32>) -> f32 {
         assert_eq!(a.dim(), b.dim());
         a.iter()
             .zip(b)
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f32::max)
+    }
+
+    /// Runs `kernel(window, padded plane, output plane)` over every plane of
+    /// `x`, padding each with `f`.
+    fn per_plane(
+        x: ArrayView4<'_, f32>,
+        stride: usize,
+        f: impl Fn(f32) -> f32,
+        kernel: impl Fn(Window, usize, &mut [f32], &mut [f32]),
+    ) -> Array4<f32> {
+        let (n, c, h, w) = x.dim();
+        let win = Window::new(h, w, stride);
+        let mut out = Array4::zeros((n, c, win.out_h(), win.out_w()));
+        // Garbage in the scratch buffer must not leak into the border.
+        let mut pad = vec![f32::NAN; win.scratch_len()];
+        for b in 0..n {
+            for ch in 0..c {
+                win.pad(x.slice(s![b, ch, .., ..]), &mut pad, &f);
+                let mut o = out.slice_mut(s![b, ch, .., ..]);
+                kernel(win, ch, &mut pad, o.as_slice_mut().unwrap());
+            }
+        }
+        out
+    }
+
+    fn depthwise(
+        x: ArrayView4<'_, f32>,
+        k: &Array4<f32>,
+        bias: &[f32],
+        stride: usize,
+    ) -> Array4<f32> {
+        let k = k.as_standard_layout();
+        let k = k.as_slice().unwrap();
+        per_plane(
+            x,
+            stride,
+            |v| v,
+            |win, ch, p, out| {
+                let taps: &[f32; 9] = k[ch * 9..][..9].try_into().unwrap();
+                win.conv(p, taps, out, |v| v + bias[ch]);
+            },
+        )
     }
 
     #[test]
@@ -443,22 +511,37 @@ mod tests {
     }
 
     #[test]
-    fn valid_outputs_cover_exactly_the_real_pixels() {
-        for len_in in 1..8 {
+    fn padded_planes_hold_the_input_and_a_zero_border() {
+        for (h, w) in [(1, 1), (2, 3), (3, 2), (4, 5), (5, 4)] {
             for stride in 1..=2 {
-                let len_out = out_len(len_in, stride);
-                for k in 0..3 {
-                    let r = valid_outputs(k, len_in, len_out, stride);
-                    for o in 0..len_out {
-                        let i = (o * stride + k) as isize - 1;
-                        let real = i >= 0 && (i as usize) < len_in;
-                        assert_eq!(
-                            r.contains(&o),
-                            real,
-                            "len {len_in} stride {stride} k {k} o {o}"
-                        );
+                let win = Window::new(h, w, stride);
+                let x = Array::from_shape_fn((h, w), |(r, c)| (r * 10 + c + 1) as f32);
+                let mut p = vec![f32::NAN; win.padded_len() + 3];
+                win.pad(x.view(), &mut p, |v| 2.0 * v);
+                // Undo the even/odd split for stride 2.
+                let pw = w + 2;
+                let e = pw.div_ceil(2);
+                let at = |r: usize, c: usize| {
+                    let row = &p[r * pw..][..pw];
+                    if stride == 1 {
+                        row[c]
+                    } else if c % 2 == 0 {
+                        row[c / 2]
+                    } else {
+                        row[e + c / 2]
+                    }
+                };
+                for r in 0..h + 2 {
+                    for c in 0..pw {
+                        let expected = if r == 0 || c == 0 || r == h + 1 || c == w + 1 {
+                            0.0
+                        } else {
+                            2.0 * x[[r - 1, c - 1]]
+                        };
+                        assert_eq!(at(r, c), expected, "h {h} w {w} s {stride} r {r} c {c}");
                     }
                 }
+                assert!(p[win.padded_len()..].iter().all(|v| v.is_nan()));
             }
         }
     }
@@ -469,74 +552,66 @@ mod tests {
         // is the sum of the in-bounds 3x3 neighbourhood, plus bias 0.5.
         let x = Array::from_shape_vec((1, 1, 3, 3), (1..=9).map(|v| v as f32).collect()).unwrap();
         let w = Array4::<f32>::ones((1, 1, 3, 3));
-        let bias = array![0.5f32];
-        let y = depthwise_conv3x3(x.view(), w.view(), bias.view(), 1);
+        let y = depthwise(x.view(), &w, &[0.5], 1);
         let expected = array![
             [12.0f32, 21.0, 16.0],
             [27.0, 45.0, 33.0],
             [24.0, 39.0, 28.0]
         ] + 0.5;
-        assert_eq!(y.index_axis(Axis(0), 0).index_axis(Axis(0), 0), expected);
+        assert_eq!(y.slice(s![0, 0, .., ..]), expected);
         // Stride 2 keeps the corners and centre-of-edges pattern.
-        let y2 = depthwise_conv3x3(x.view(), w.view(), bias.view(), 2);
+        let y2 = depthwise(x.view(), &w, &[0.5], 2);
         let expected2 = array![[12.0f32, 16.0], [24.0, 28.0]] + 0.5;
-        assert_eq!(y2.index_axis(Axis(0), 0).index_axis(Axis(0), 0), expected2);
+        assert_eq!(y2.slice(s![0, 0, .., ..]), expected2);
     }
 
     #[test]
     fn depthwise_matches_brute_force() {
-        for &(h, w) in &[(1, 1), (2, 3), (7, 7), (8, 8), (9, 5), (16, 11)] {
+        for &(h, w) in &[(1, 1), (2, 3), (7, 7), (8, 8), (9, 5), (16, 11), (28, 28)] {
             for stride in 1..=2 {
                 let x = rand4((2, 5, h, w), 1 + h as u64 * 31 + w as u64);
                 let k = rand4((5, 1, 3, 3), 2);
                 let bias = values(5, 3);
-                let y = depthwise_conv3x3(x.view(), k.view(), ArrayView1::from(&bias), stride);
+                let y = depthwise(x.view(), &k, &bias, stride);
                 let r = conv_reference(&x, &k, &bias, stride, 5);
                 assert!(max_abs_diff(&y, &r) < 1e-5, "h {h} w {w} stride {stride}");
+                // Any input layout: transposed planes are not rows of slices.
+                let t = x.view().permuted_axes([0, 1, 3, 2]);
+                let yt = depthwise(t, &k, &bias, stride);
+                let rt = conv_reference(&t.to_owned(), &k, &bias, stride, 5);
+                assert!(max_abs_diff(&yt, &rt) < 1e-5, "transposed h {h} w {w}");
             }
         }
     }
 
     #[test]
-    fn depthwise_accepts_non_contiguous_input() {
-        let x = rand4((2, 6, 5, 7), 11);
-        let k = rand4((6, 1, 3, 3), 12);
-        let bias = values(6, 13);
-        for stride in 1..=2 {
-            let run = |v: ArrayView4<'_, f32>| {
-                let expected = depthwise_conv3x3(
-                    v.as_standard_layout().view(),
-                    k.view(),
-                    ArrayView1::from(&bias),
-                    stride,
-                );
-                assert_eq!(
-                    depthwise_conv3x3(v, k.view(), ArrayView1::from(&bias), stride),
-                    expected
-                );
-            };
-            // Batch and channel order reversed: the planes stay dense.
-            run(x.slice(s![..;-1, ..;-1, .., ..]));
-            // Transposed planes: no plane is dense.
-            let t = x.view().permuted_axes([0, 1, 3, 2]);
-            assert!(
-                t.index_axis(Axis(0), 0)
-                    .index_axis(Axis(0), 0)
-                    .as_slice()
-                    .is_none()
-            );
-            run(t);
-        }
-    }
-
-    #[test]
-    fn stem_conv_matches_brute_force() {
+    fn stem_im2col_gemm_matches_brute_force() {
         for &(h, w) in &[(1, 1), (6, 6), (9, 7), (17, 16)] {
             for stride in 1..=2 {
-                let x = rand4((2, 3, h, w), 21 + h as u64);
+                let x = rand4((1, 3, h, w), 21 + h as u64);
                 let k = rand4((24, 3, 3, 3), 22);
                 let bias = values(24, 23);
-                let y = conv3x3(x.view(), k.view(), ArrayView1::from(&bias), stride);
+                let win = Window::new(h, w, stride);
+                let mut planes = vec![f32::NAN; 3 * win.padded_len()];
+                for (c, p) in planes.chunks_exact_mut(win.padded_len()).enumerate() {
+                    win.pad(x.slice(s![0, c, .., ..]), p, |v| v);
+                }
+                let (oh, ow) = (win.out_h(), win.out_w());
+                let mut out = Array2::<f32>::from_elem((24, oh * ow), f32::NAN);
+                // Two blocks of rows, as the model runs it.
+                let mid = oh / 2;
+                for rows in [0..mid, mid..oh] {
+                    let mut cols = vec![f32::NAN; 27 * rows.len() * ow];
+                    win.im2col(&planes, rows.clone(), &mut cols);
+                    let cols = ArrayView2::from_shape((27, rows.len() * ow), &cols).unwrap();
+                    let weight = k.view().into_shape_with_order((24, 27)).unwrap();
+                    let mut c = out.slice_mut(s![.., rows.start * ow..rows.end * ow]);
+                    gemm(weight, cols, 0.0, &mut c);
+                }
+                let mut y = out.into_shape_with_order((1, 24, oh, ow)).unwrap();
+                for (mut plane, b) in y.axis_iter_mut(Axis(1)).zip(&bias) {
+                    plane.mapv_inplace(|v| v + b);
+                }
                 let r = conv_reference(&x, &k, &bias, stride, 1);
                 assert!(max_abs_diff(&y, &r) < 1e-5, "h {h} w {w} stride {stride}");
             }
@@ -546,25 +621,17 @@ mod tests {
     #[test]
     fn pools_hand_computed() {
         let x = Array::from_shape_vec((1, 1, 3, 3), (1..=9).map(|v| v as f32).collect()).unwrap();
-        let max = max_pool3x3(x.view(), 2);
+        let max = per_plane(x.view(), 2, |v| v, |win, _, p, out| win.max(p, out));
         assert_eq!(
             max.into_shape_with_order(4).unwrap().to_vec(),
             vec![5.0, 6.0, 8.0, 9.0]
         );
         // count_include_pad: the top-left window holds 1+2+4+5 = 12, over 9.
-        let avg = avg_pool3x3(x.view(), 2);
+        let avg = per_plane(x.view(), 2, |v| v, |win, _, p, out| win.avg(p, out, |v| v));
         let expected = [12.0f32 / 9.0, 16.0 / 9.0, 24.0 / 9.0, 28.0 / 9.0];
         for (a, e) in avg.iter().zip(expected) {
             assert!((a - e).abs() < 1e-6);
         }
-        // Max pool must ignore padding even when every value is negative
-        // (a zero from the padding would win otherwise).
-        let neg = x.mapv(|v| -v);
-        let max = max_pool3x3(neg.view(), 2);
-        assert_eq!(
-            max.into_shape_with_order(4).unwrap().to_vec(),
-            vec![-1.0, -2.0, -4.0, -5.0]
-        );
     }
 
     #[test]
@@ -572,13 +639,26 @@ mod tests {
         for &(h, w) in &[(1, 1), (2, 2), (8, 8), (9, 9), (5, 12), (112, 112)] {
             for stride in 1..=2 {
                 let x = rand4((2, 3, h, w), 31 + h as u64 * 7 + w as u64);
-                let m = max_pool3x3(x.view(), stride);
+                // The max pool runs after a ReLU, on a zero-padded plane:
+                // compare it with PyTorch's max pool of the ReLU.
+                let relu = x.mapv(|v| v.max(0.0));
+                let m = per_plane(
+                    x.view(),
+                    stride,
+                    |v| v.max(0.0),
+                    |win, _, p, out| win.max(p, out),
+                );
                 assert_eq!(
                     m,
-                    pool_reference(&x, stride, true),
+                    pool_reference(&relu, stride, true),
                     "max h {h} w {w} s {stride}"
                 );
-                let a = avg_pool3x3(x.view(), stride);
+                let a = per_plane(
+                    x.view(),
+                    stride,
+                    |v| v,
+                    |win, _, p, out| win.avg(p, out, |v| v),
+                );
                 assert!(max_abs_diff(&a, &pool_reference(&x, stride, false)) < 1e-6);
             }
         }
@@ -615,60 +695,28 @@ mod tests {
     #[test]
     fn folded_batch_norm_equals_unfolded() {
         let x = rand4((2, 6, 9, 9), 41);
-        // Depthwise conv followed by BN.
         let k = rand4((6, 1, 3, 3), 42);
         let bias = Array1::from(values(6, 43));
         let bn = random_bn(6, 44);
-        let mut unfolded = depthwise_conv3x3(x.view(), k.view(), bias.view(), 2);
+        let mut unfolded = conv_reference(&x, &k, bias.as_slice().unwrap(), 2, 6);
         bn.apply(&mut unfolded.view_mut());
         let (mut kf, mut bf) = (k.clone().into_dyn(), bias.clone());
         fold_batch_norm(&mut kf, &mut bf, &bn);
-        let kf = kf.into_dimensionality::<Ix4>().unwrap();
-        let folded = depthwise_conv3x3(x.view(), kf.view(), bf.view(), 2);
-        assert!(max_abs_diff(&folded, &unfolded) < 1e-5);
-
-        // Dense conv (the stem) followed by BN.
-        let x = rand4((1, 3, 10, 10), 45);
-        let k = rand4((24, 3, 3, 3), 46);
-        let bias = Array1::from(values(24, 47));
-        let bn = random_bn(24, 48);
-        let mut unfolded = conv3x3(x.view(), k.view(), bias.view(), 2);
-        bn.apply(&mut unfolded.view_mut());
-        let (mut kf, mut bf) = (k.into_dyn(), bias);
-        fold_batch_norm(&mut kf, &mut bf, &bn);
-        let kf = kf.into_dimensionality::<Ix4>().unwrap();
-        let folded = conv3x3(x.view(), kf.view(), bf.view(), 2);
+        let kf = kf.into_dimensionality().unwrap();
+        let folded = depthwise(x.view(), &kf, bf.as_slice().unwrap(), 2);
         assert!(max_abs_diff(&folded, &unfolded) < 1e-5);
     }
 
     #[test]
-    fn bias_act_adds_per_channel_and_clamps() {
-        let mut x = Array4::<f32>::zeros((2, 3, 2, 2)).into_dyn();
-        bias_act(&mut x, ArrayView1::from(&[1.0, -1.0, 0.25]), true);
-        for b in 0..2 {
-            for (c, e) in [1.0, 0.0, 0.25].into_iter().enumerate() {
-                assert!(
-                    x.index_axis(Axis(0), b)
-                        .index_axis(Axis(0), c)
-                        .iter()
-                        .all(|&v| v == e)
-                );
-            }
-        }
-        let mut y = Array4::<f32>::zeros((1, 2, 1, 3)).into_dyn();
-        bias_act(&mut y, ArrayView1::from(&[-2.0, 3.0]), false);
-        assert_eq!(
-            y.iter().copied().collect::<Vec<_>>(),
-            vec![-2.0, -2.0, -2.0, 3.0, 3.0, 3.0]
-        );
-        // Non-standard layout input is handled.
-        let mut t = Array4::<f32>::zeros((1, 2, 3, 2))
-            .permuted_axes([0, 1, 3, 2])
-            .into_dyn();
-        assert!(!t.is_standard_layout());
-        bias_act(&mut t, ArrayView1::from(&[1.0, 2.0]), false);
-        let mut expected = vec![1.0; 6];
-        expected.extend([2.0; 6]);
-        assert_eq!(t.iter().copied().collect::<Vec<_>>(), expected);
+    fn bias_relu_adds_per_row_and_clamps() {
+        let mut c = Array2::<f32>::zeros((3, 4));
+        bias_relu_rows(&mut c.view_mut(), &[1.0, -1.0, 0.25]);
+        assert_eq!(c.column(0).to_vec(), [1.0, 0.0, 0.25]);
+        assert!(c.rows().into_iter().all(|r| r.iter().all(|&v| v == r[0])));
+        // A column range of a wider matrix: rows are strided runs.
+        let mut wide = Array2::<f32>::from_elem((2, 6), -3.0);
+        bias_relu_rows(&mut wide.slice_mut(s![.., 2..4]), &[5.0, 1.0]);
+        assert_eq!(wide.row(0).to_vec(), [-3.0, -3.0, 2.0, 2.0, -3.0, -3.0]);
+        assert_eq!(wide.row(1).to_vec(), [-3.0, -3.0, 0.0, 0.0, -3.0, -3.0]);
     }
 }

@@ -8,28 +8,39 @@
 //!
 //! The PyTorch reference and its parity fixtures are in
 //! `tests/data/shufflenet/gen_shufflenet.py`; `benches/shufflenet_pytorch.py`
-//! times the same network in PyTorch.
+//! times the same network in PyTorch, and with `--compare` puts the two side
+//! by side.
+//!
+//! Modules: `model` (the network, its parameters and the forward pass),
+//! `layers` (3×3 windows, batch norm folding, the matrix product), `par`
+//! (splitting a layer's work over threads), `weights` (safetensors files
+//! and the seeded initialisation).
 
 mod layers;
 mod model;
+mod par;
 mod weights;
 
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ndarray::{Array4, ArrayD, Ix4};
 
-use model::{Combine, NetConfig, OpTable, ShuffleNet, ShuffleUnit, Trace, UnitConfig};
-use weights::{Init, ParamSource, SeededInit, StateDict, XorShift64};
+use model::{
+    Combine, ModelError, NetConfig, OpTable, Runner, ShuffleNet, ShuffleUnit, Trace, UnitConfig,
+};
+use weights::{Init, ParamSource, SeededInit, StateDict, WeightError, XorShift64};
 
 const USAGE: &str = "\
 usage: shufflenet [net] [--groups G] [--scale S] [--batch B] [--size HW] [--threads T]
-                        [--weights W] [--input X] [--save Y]
+                        [--runs R] [--weights W] [--input X] [--save Y]
        shufflenet unit --combine add|concat --in-channels N --out-channels M --groups G
-                       [--no-grouped-conv] [--weights W] [--input X] [--save Y]
+                       [--no-grouped-conv] [--size HW] [--runs R] [--weights W] [--input X]
+                       [--save Y]
+       shufflenet help
 
 Runs ShuffleNet v1 (or a single ShuffleNet unit) built from einplan operations
 and reports shapes, timings and which einplan ops ran as views or copied.
@@ -39,7 +50,8 @@ net options (default: net --groups 3 --scale 1.0 --batch 1 --size 224):
   --scale S         width multiplier, 0.25 to 2.0
   --batch B         images per batch (with --input: taken from it; must match)
   --size HW         image height and width (with --input: taken from it; must match)
-  --threads T       split the batch over T threads (default 1)
+  --threads T       threads (default 1): a batch of at least T images is split
+                    into T parts; a smaller one splits each layer's work
 
 unit options:
   --combine MODE    add (identity shortcut) or concat (stride 2, pooled shortcut)
@@ -47,31 +59,47 @@ unit options:
   --out-channels M  output channels (for concat, including the N shortcut channels)
   --groups G        groups of the 1x1 convolutions and of the shuffle
   --no-grouped-conv make the first 1x1 convolution dense
+  --size HW         height and width of the seeded input (default 28)
 
 common options:
+  --runs R          timed runs after one warm-up; the report gives the median (default 5)
   --weights W       safetensors state_dict with PyTorch's parameter names
                     (default: deterministic seeded weights)
   --input X         safetensors file with a float32 tensor `input`, NCHW
-                    (default: deterministic seeded input; 1 x N x 28 x 28 for unit)
+                    (default: deterministic seeded input; 1 x N x HW x HW for unit)
   --save Y          write the result to a safetensors file as tensor `output`
   -h, --help        show this message
 ";
 
 const WEIGHT_SEED: u64 = 0;
 const INPUT_SEED: u64 = 2;
-const TIMED_RUNS: usize = 5;
+const DEFAULT_RUNS: usize = 5;
 const UNIT_DEFAULT_SIZE: usize = 28;
 /// Upper bounds that keep a mistyped number from asking for gigabytes.
 const MAX_BATCH: usize = 1024;
 const MAX_SIZE: usize = 4096;
 const MAX_THREADS: usize = 256;
 const MAX_CHANNELS: usize = 16384;
+const MAX_RUNS: usize = 100_000;
 
-#[derive(Debug, Default)]
-struct Files {
+/// Options both subcommands take.
+#[derive(Debug)]
+struct Common {
     weights: Option<PathBuf>,
     input: Option<PathBuf>,
     save: Option<PathBuf>,
+    runs: usize,
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Common {
+            weights: None,
+            input: None,
+            save: None,
+            runs: DEFAULT_RUNS,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -80,13 +108,14 @@ struct NetArgs {
     batch: Option<usize>,
     size: Option<usize>,
     threads: usize,
-    files: Files,
+    common: Common,
 }
 
 #[derive(Debug)]
 struct UnitArgs {
     config: UnitConfig,
-    files: Files,
+    size: usize,
+    common: Common,
 }
 
 #[derive(Debug)]
@@ -155,8 +184,13 @@ fn no_value(flag: &str, inline: Option<String>) -> Result<(), String> {
 fn parse_args(args: Vec<String>) -> Result<Command, String> {
     let mut args = args.into_iter().peekable();
     let subcommand = match args.peek().map(String::as_str) {
+        Some("help") => return Ok(Command::Help),
         Some("net") | Some("unit") => args.next(),
-        Some(a) if !a.starts_with('-') => return Err(format!("unknown subcommand '{a}'")),
+        Some(a) if !a.starts_with('-') => {
+            return Err(format!(
+                "unknown subcommand '{a}' (the subcommands are net, unit and help)"
+            ));
+        }
         _ => None,
     };
     let mut flags = Flags {
@@ -169,16 +203,26 @@ fn parse_args(args: Vec<String>) -> Result<Command, String> {
     }
 }
 
-fn parse_files(
-    files: &mut Files,
+/// Takes one of the options in [`Common`]; `false` if `flag` is none of them.
+fn parse_common(
+    common: &mut Common,
     flags: &mut Flags,
     flag: &str,
     inline: Option<String>,
 ) -> Result<bool, String> {
     match flag {
-        "--weights" => files.weights = Some(flags.path(flag, inline)?),
-        "--input" => files.input = Some(flags.path(flag, inline)?),
-        "--save" => files.save = Some(flags.path(flag, inline)?),
+        "--weights" => common.weights = Some(flags.path(flag, inline)?),
+        "--input" => common.input = Some(flags.path(flag, inline)?),
+        "--save" => common.save = Some(flags.path(flag, inline)?),
+        "--runs" => {
+            let runs = flags.number(flag, inline)?;
+            if runs == 0 || runs > MAX_RUNS {
+                return Err(format!(
+                    "--runs must be between 1 and {MAX_RUNS}, got {runs}"
+                ));
+            }
+            common.runs = runs;
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -190,7 +234,7 @@ fn parse_net(flags: &mut Flags) -> Result<Command, String> {
         batch: None,
         size: None,
         threads: 1,
-        files: Files::default(),
+        common: Common::default(),
     };
     while let Some((flag, inline)) = flags.next()? {
         match flag.as_str() {
@@ -201,7 +245,7 @@ fn parse_net(flags: &mut Flags) -> Result<Command, String> {
             "--size" => net.size = Some(flags.number(&flag, inline)?),
             "--threads" => net.threads = flags.number(&flag, inline)?,
             f => {
-                if !parse_files(&mut net.files, flags, f, inline)? {
+                if !parse_common(&mut net.common, flags, f, inline)? {
                     return Err(format!("unknown option '{f}' for net"));
                 }
             }
@@ -230,7 +274,8 @@ fn parse_net(flags: &mut Flags) -> Result<Command, String> {
 fn parse_unit(flags: &mut Flags) -> Result<Command, String> {
     let (mut combine, mut cin, mut cout, mut groups) = (None, None, None, None);
     let mut grouped_conv = true;
-    let mut files = Files::default();
+    let mut common = Common::default();
+    let mut size = UNIT_DEFAULT_SIZE;
     while let Some((flag, inline)) = flags.next()? {
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
@@ -242,6 +287,14 @@ fn parse_unit(flags: &mut Flags) -> Result<Command, String> {
                 })
             }
             "--in-channels" => cin = Some(flags.number(&flag, inline)?),
+            "--size" => {
+                size = flags.number(&flag, inline)?;
+                if size == 0 || size > MAX_SIZE {
+                    return Err(format!(
+                        "--size must be between 1 and {MAX_SIZE}, got {size}"
+                    ));
+                }
+            }
             "--out-channels" => cout = Some(flags.number(&flag, inline)?),
             "--groups" => groups = Some(flags.number(&flag, inline)?),
             "--no-grouped-conv" => {
@@ -249,7 +302,7 @@ fn parse_unit(flags: &mut Flags) -> Result<Command, String> {
                 grouped_conv = false;
             }
             f => {
-                if !parse_files(&mut files, flags, f, inline)? {
+                if !parse_common(&mut common, flags, f, inline)? {
                     return Err(format!("unknown option '{f}' for unit"));
                 }
             }
@@ -267,14 +320,19 @@ fn parse_unit(flags: &mut Flags) -> Result<Command, String> {
         return Err(format!("channels must be at most {MAX_CHANNELS}"));
     }
     config.channels()?;
-    Ok(Command::Unit(UnitArgs { config, files }))
+    Ok(Command::Unit(UnitArgs {
+        config,
+        size,
+        common,
+    }))
 }
 
 fn main() -> ExitCode {
     let command = match parse_args(std::env::args().skip(1).collect()) {
         Ok(c) => c,
         Err(message) => {
-            eprintln!("shufflenet: {message}\n\n{USAGE}");
+            eprintln!("shufflenet: error: {message}");
+            eprintln!("see 'shufflenet --help' for the options");
             return ExitCode::from(2);
         }
     };
@@ -313,6 +371,14 @@ impl Params {
         match self {
             Params::File(sd) => sd,
             Params::Seeded(init) => init,
+        }
+    }
+
+    /// The shape of a tensor in the weights file, if there is one.
+    fn shape(&self, name: &str) -> Option<&[usize]> {
+        match self {
+            Params::File(sd) => sd.shape(name),
+            Params::Seeded(_) => None,
         }
     }
 
@@ -399,14 +465,15 @@ struct Runs<T> {
     times: Vec<Duration>,
 }
 
-/// One warm-up call then `TIMED_RUNS` timed calls of `f`.
+/// One warm-up call then `runs` timed calls of `f`.
 fn time_runs<T>(
+    runs: usize,
     mut f: impl FnMut(&mut Trace) -> Result<T, Box<dyn Error>>,
 ) -> Result<Runs<T>, Box<dyn Error>> {
     let mut result = f(&mut Trace::default())?;
-    let mut traces = Vec::with_capacity(TIMED_RUNS);
-    let mut times = Vec::with_capacity(TIMED_RUNS);
-    for _ in 0..TIMED_RUNS {
+    let mut traces = Vec::with_capacity(runs);
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
         let mut trace = Trace::default();
         let start = Instant::now();
         result = f(&mut trace)?;
@@ -420,9 +487,56 @@ fn time_runs<T>(
     })
 }
 
+/// Fails early, before any work, if `--save` cannot be a new file: its
+/// directory must exist and the path must not be a directory itself.
+fn check_save_path(path: Option<&PathBuf>) -> Result<(), String> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    if path.is_dir() {
+        return Err(format!("--save {}: is a directory", path.display()));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "--save {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Adds what to check to an error from building the model: a tensor of the
+/// wrong shape means the file was saved for another configuration.
+fn explain_mismatch(e: ModelError, hint: impl FnOnce() -> String) -> Box<dyn Error> {
+    match e {
+        ModelError::Weights(w @ WeightError::Shape { .. }) => format!("{w}: {}", hint()).into(),
+        e => e.into(),
+    }
+}
+
 fn run_net(args: NetArgs) -> Result<(), Box<dyn Error>> {
-    let mut params = Params::open(args.files.weights.as_ref())?;
-    let net = ShuffleNet::new(args.config, params.source())?;
+    check_save_path(args.common.save.as_ref())?;
+    let mut params = Params::open(args.common.weights.as_ref())?;
+    let guess = match [2, 3, 4].map(|s| params.shape(&format!("stage{s}.1.right.0.weight"))) {
+        [Some(a), Some(b), Some(c)] => model::guess_config([a, b, c]),
+        _ => None,
+    };
+    let NetConfig { groups, scale, .. } = args.config;
+    let net = ShuffleNet::new(args.config, params.source()).map_err(|e| {
+        explain_mismatch(e, || {
+            let mut hint =
+                format!("the weights do not fit a network with --groups {groups} --scale {scale}");
+            if let Some((g, s)) = guess {
+                hint += &format!(" (they look like --groups {g} --scale {s})");
+            }
+            hint
+        })
+    })?;
     params.warn_unused();
 
     let shape = [
@@ -431,8 +545,8 @@ fn run_net(args: NetArgs) -> Result<(), Box<dyn Error>> {
         args.size.unwrap_or(224),
         args.size.unwrap_or(224),
     ];
-    let (x, input_from) = load_input(args.files.input.as_ref(), shape)?;
-    if args.files.input.is_some() {
+    let (x, input_from) = load_input(args.common.input.as_ref(), shape)?;
+    if args.common.input.is_some() {
         let (n, c, h, w) = x.dim();
         if c != 3 {
             return Err(format!("input has {c} channels, the network takes 3").into());
@@ -447,11 +561,13 @@ fn run_net(args: NetArgs) -> Result<(), Box<dyn Error>> {
     }
 
     let threads = args.threads;
+    let runs = args.common.runs;
+    let mut runner = Runner::new(threads)?;
     let Runs {
         result: logits,
         traces,
         times,
-    } = time_runs(|trace| Ok(net.forward_parallel(x.view(), threads, trace)?))?;
+    } = time_runs(runs, |trace| Ok(runner.forward(&net, x.view(), trace)?))?;
 
     let NetConfig {
         groups,
@@ -466,18 +582,16 @@ fn run_net(args: NetArgs) -> Result<(), Box<dyn Error>> {
     );
     println!(
         "  weights: {}",
-        params.describe(args.files.weights.as_ref())
+        params.describe(args.common.weights.as_ref())
     );
     println!("  input:   {:?}, {input_from}", x.shape());
-    let used_threads = threads.min(x.dim().0);
-    if threads > used_threads {
-        println!(
-            "  threads: {used_threads} (asked for {threads}; the batch is split across threads)"
-        );
-    } else {
-        println!("  threads: {used_threads}");
+    let images = x.dim().0;
+    match threads {
+        1 => println!("  threads: 1"),
+        t if images >= t => println!("  threads: {t}, each running a part of the batch"),
+        t => println!("  threads: {t}, splitting each layer's work within the image"),
     }
-    println!("  timing:  median of {TIMED_RUNS} runs after 1 warm-up\n");
+    println!("  timing:  median of {runs} runs after 1 warm-up\n");
 
     println!("  {:<8} {:<22} {:>10}", "stage", "output shape", "time");
     let stage_count = traces[0].stages.len();
@@ -499,7 +613,12 @@ fn run_net(args: NetArgs) -> Result<(), Box<dyn Error>> {
         ms(max)
     );
 
-    println!("\ntop-5 classes:");
+    match params {
+        Params::Seeded(_) => println!(
+            "\ntop-5 classes (logits of the seeded random weights, not of a trained model):"
+        ),
+        Params::File(_) => println!("\ntop-5 classes (logits):"),
+    }
     for (i, row) in logits.outer_iter().enumerate() {
         let mut idx: Vec<usize> = (0..row.len()).collect();
         idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
@@ -512,18 +631,25 @@ fn run_net(args: NetArgs) -> Result<(), Box<dyn Error>> {
     }
 
     print_ops(&net.ops, traces.last().expect("at least one run"));
-    save_output(args.files.save.as_ref(), &logits.into_dyn())
+    save_output(args.common.save.as_ref(), &logits.into_dyn())
 }
 
 fn run_unit(args: UnitArgs) -> Result<(), Box<dyn Error>> {
+    check_save_path(args.common.save.as_ref())?;
     let config = args.config;
-    let mut params = Params::open(args.files.weights.as_ref())?;
+    let mut params = Params::open(args.common.weights.as_ref())?;
     let mut ops = OpTable::default();
-    let unit = ShuffleUnit::new(config, "", params.source(), &mut ops)?;
+    let unit = ShuffleUnit::new(config, "", params.source(), &mut ops).map_err(|e| {
+        explain_mismatch(e, || {
+            "the weights do not fit this unit: check --in-channels, --out-channels, --groups \
+             and --no-grouped-conv"
+                .into()
+        })
+    })?;
     params.warn_unused();
 
-    let s = UNIT_DEFAULT_SIZE;
-    let (x, input_from) = load_input(args.files.input.as_ref(), [1, config.in_channels, s, s])?;
+    let s = args.size;
+    let (x, input_from) = load_input(args.common.input.as_ref(), [1, config.in_channels, s, s])?;
     if x.dim().1 != config.in_channels {
         return Err(format!(
             "input has {} channels, --in-channels is {}",
@@ -532,11 +658,12 @@ fn run_unit(args: UnitArgs) -> Result<(), Box<dyn Error>> {
         )
         .into());
     }
+    let runs = args.common.runs;
     let Runs {
         result: y,
         traces,
         times,
-    } = time_runs(|trace| Ok(unit.forward(x.view(), trace)?))?;
+    } = time_runs(runs, |trace| Ok(unit.forward(x.view(), trace)?))?;
 
     let (bottleneck, _) = config.channels()?;
     let combine = match config.combine {
@@ -556,7 +683,7 @@ fn run_unit(args: UnitArgs) -> Result<(), Box<dyn Error>> {
     );
     println!(
         "  weights: {}",
-        params.describe(args.files.weights.as_ref())
+        params.describe(args.common.weights.as_ref())
     );
     println!("  input:   {:?}, {input_from}", x.shape());
     println!(
@@ -566,11 +693,11 @@ fn run_unit(args: UnitArgs) -> Result<(), Box<dyn Error>> {
         y.fold(f32::NEG_INFINITY, |m, &v| m.max(v))
     );
     println!(
-        "  time:    {} (median of {TIMED_RUNS} runs after 1 warm-up)",
+        "  time:    {} (median of {runs} runs after 1 warm-up)",
         ms(median(times))
     );
     print_ops(&ops, traces.last().expect("at least one run"));
-    save_output(args.files.save.as_ref(), &y.into_dyn())
+    save_output(args.common.save.as_ref(), &y.into_dyn())
 }
 
 /// `a, b, c, … z` — the first few names and the last.
@@ -606,7 +733,8 @@ fn print_ops(ops: &OpTable, trace: &Trace) {
     println!(
         "\neinplan ops in one forward pass (view = no data moved; copied = rearrange had to copy;"
     );
-    println!("computed = einsum/reduce output):");
+    println!("computed = einsum/reduce output). The shuffle views are read by the depthwise");
+    println!("convolutions; the group views are the operands of one matrix product per group:");
     for ((outcome, kind, pattern, bindings), names) in &groups {
         let pattern = if bindings.is_empty() {
             format!("'{pattern}'")
@@ -658,8 +786,92 @@ mod tests {
             ),
             (8, 0.5, Some(4), Some(64), 2)
         );
-        assert_eq!(net.files.save, Some(PathBuf::from("out.st")));
+        assert_eq!(net.common.save, Some(PathBuf::from("out.st")));
         assert!(matches!(parse("net --help"), Ok(Command::Help)));
+        assert!(matches!(parse("help"), Ok(Command::Help)));
+        assert!(matches!(parse("help net"), Ok(Command::Help)));
+        assert!(matches!(parse("-h"), Ok(Command::Help)));
+        assert!(matches!(parse("unit --help"), Ok(Command::Help)));
+    }
+
+    #[test]
+    fn parses_common_options() {
+        let Ok(Command::Net(net)) = parse("--runs 50 --weights=w.st --input x.st") else {
+            panic!()
+        };
+        assert_eq!(net.common.runs, 50);
+        assert_eq!(net.common.weights, Some(PathBuf::from("w.st")));
+        assert_eq!(net.common.input, Some(PathBuf::from("x.st")));
+        assert_eq!(net.common.save, None);
+        let Ok(Command::Net(net)) = parse("net") else {
+            panic!()
+        };
+        assert_eq!(net.common.runs, DEFAULT_RUNS);
+        let Ok(Command::Unit(unit)) = parse(
+            "unit --combine add --in-channels 48 --out-channels 48 --groups 3 --runs 3 --save y.st",
+        ) else {
+            panic!()
+        };
+        assert_eq!(unit.common.runs, 3);
+        assert_eq!(unit.common.save, Some(PathBuf::from("y.st")));
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_argument() {
+        for (args, needle) in [
+            ("frobnicate", "'frobnicate'"),
+            ("net --groups", "--groups needs a value"),
+            ("net --groups 5", "--groups must be 1, 2, 3, 4 or 8, got 5"),
+            ("net --scale x", "invalid value for --scale: 'x'"),
+            ("net --runs 0", "--runs must be between 1"),
+            ("net --bogus 1", "unknown option '--bogus' for net"),
+            ("net stray", "unexpected argument 'stray'"),
+            (
+                "unit --combine add --in-channels 48 --out-channels 48",
+                "unit needs --groups",
+            ),
+        ] {
+            let Err(message) = parse(args) else {
+                panic!("accepted: {args}")
+            };
+            assert!(message.contains(needle), "{args}: {message}");
+            assert!(!message.contains('\n'), "{args}: {message}");
+            assert!(!message.contains("usage"), "{args}: {message}");
+        }
+    }
+
+    #[test]
+    fn save_path_is_checked_before_running() {
+        let dir = std::env::temp_dir();
+        assert_eq!(check_save_path(None), Ok(()));
+        assert_eq!(check_save_path(Some(&PathBuf::from("out.st"))), Ok(()));
+        assert_eq!(check_save_path(Some(&dir.join("out.st"))), Ok(()));
+        let missing = dir.join("shufflenet-no-such-dir").join("out.st");
+        let err = check_save_path(Some(&missing)).unwrap_err();
+        assert!(err.contains("does not exist"), "{err}");
+        let err = check_save_path(Some(&dir)).unwrap_err();
+        assert!(err.contains("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn shape_mismatches_hint_at_the_configuration() {
+        let shape = WeightError::Shape {
+            name: "stage2.1.right.0.weight".into(),
+            expected: vec![60, 80, 1, 1],
+            found: vec![48, 24, 1, 1],
+        };
+        let e = explain_mismatch(ModelError::Weights(shape), || "check --groups".into());
+        assert!(
+            e.to_string()
+                .ends_with("expected [60, 80, 1, 1]: check --groups"),
+            "{e}"
+        );
+        let missing = WeightError::Missing {
+            name: "fc.weight".into(),
+            origin: "w.st".into(),
+        };
+        let e = explain_mismatch(ModelError::Weights(missing), || "check --groups".into());
+        assert!(!e.to_string().contains("--groups"), "{e}");
     }
 
     #[test]

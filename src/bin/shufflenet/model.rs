@@ -1,31 +1,40 @@
 //! ShuffleNet v1 (Zhang et al., 2017) from einplan operations.
 //!
 //! The parts einops can say are einplan ops, compiled once when the model is
-//! built:
+//! built. Inside the network a batch is stored channels first, `c b h w`,
+//! so that each 1×1 convolution is one matrix product per group over every
+//! pixel of every image:
 //!
-//! | step                    | op                                                   |
-//! |-------------------------|------------------------------------------------------|
-//! | channel shuffle         | `Rearrange` `b (c1 c2) h w -> b (c2 c1) h w`         |
-//! | grouped 1×1 convolution | `Einsum` `b (g ci) h w, g co ci -> b (g co) h w`     |
-//! | identity shortcut       | `Rearrange` `b c h w -> b c h w`                     |
-//! | global average pool     | `Reduce` `b c h w -> b c`, mean                      |
-//! | classifier              | `Einsum` `b ci, co ci -> b co`                       |
+//! | step                    | op                                                          |
+//! |-------------------------|-------------------------------------------------------------|
+//! | channel shuffle         | `Rearrange` `(c1 c2) b h w -> c2 c1 b h w` (a view), read by the depthwise convolution |
+//! | grouped 1×1 convolution | `Rearrange` `(g ci) b h w -> g ci (b h w)` (a view), one matrix product per group |
+//! | global average pool     | `Reduce` `c b h w -> b c`, mean                             |
+//! | classifier              | `Einsum` `b ci, co ci -> b co`                              |
 //!
-//! The rest (3×3 convolutions, pooling) lives in [`crate::layers`]. Batch
-//! norms are folded into the convolutions in front of them at load time.
-//! Parameter names are PyTorch's, so a `state_dict` of the reference model
-//! (tests/data/shufflenet/gen_shufflenet.py) loads directly.
+//! The channel shuffle `(c1 c2) … -> (c2 c1) …` cannot be a view of its
+//! input: only its last step, merging `c2 c1`, would have to copy. So the
+//! model takes the free part, `c2 c1 b h w`, and lets the depthwise
+//! convolution, which handles every channel on its own anyway, read channel
+//! `(c2, c1)` for its output channel `c2 · g + c1`. The rest (3×3
+//! convolutions, pooling, the matrix products) lives in [`crate::layers`].
+//! Batch norms are folded into the convolutions in front of them at load
+//! time. Parameter names are PyTorch's, so a `state_dict` of the reference
+//! model (tests/data/shufflenet/gen_shufflenet.py) loads directly.
 
 use std::fmt;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use ndarray::{
-    Array1, Array2, Array3, Array4, ArrayD, ArrayView4, Axis, Ix2, Ix4, Zip, concatenate,
+    Array1, Array2, Array3, Array4, ArrayD, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut2,
+    Axis, Ix2, Ix3, Ix5, s,
 };
 
 use einplan::{Einsum, Rearrange, Reduce, Reduction};
 
-use crate::layers::{self, BN_EPS, BatchNorm};
+use crate::layers::{self, BN_EPS, BatchNorm, Window};
+use crate::par;
 use crate::weights::{Init, ParamSource, WeightError};
 
 /// Output channels of stages 2, 3 and 4 per group count (paper, Table 1).
@@ -52,6 +61,37 @@ pub fn stage_channels(groups: usize, scale: f64) -> Option<[usize; 3]> {
     let (_, base) = STAGE_CHANNELS.iter().find(|(g, _)| *g == groups)?;
     let q = 4 * groups;
     Some(base.map(|c| q.max((c as f64 * scale) as usize / q * q)))
+}
+
+/// The `(groups, scale)` of a network whose `stage{2,3,4}.1.right.0.weight`
+/// tensors have `shapes` (`[c / 4, c / groups, 1, 1]` for stage width `c`),
+/// with the plainest scale (on a 0.01 grid) that gives those widths; `None`
+/// if no configuration does.
+pub fn guess_config(shapes: [&[usize]; 3]) -> Option<(usize, f64)> {
+    let mut widths = [0; 3];
+    let mut groups = None;
+    for (width, shape) in widths.iter_mut().zip(shapes) {
+        let &[bottleneck, per_group, 1, 1] = shape else {
+            return None;
+        };
+        *width = 4 * bottleneck;
+        if per_group == 0 || *width % per_group != 0 {
+            return None;
+        }
+        let g = *width / per_group;
+        if groups.is_some_and(|first| first != g) {
+            return None;
+        }
+        groups = Some(g);
+    }
+    let groups = groups?;
+    let plain = [1.0, 0.5, 0.25, 0.75, 1.5, 2.0, 1.25, 1.75];
+    let grid = (25..=200).map(|s| f64::from(s) / 100.0);
+    plain
+        .into_iter()
+        .chain(grid)
+        .find(|&s| stage_channels(groups, s) == Some(widths))
+        .map(|s| (groups, s))
 }
 
 #[derive(Debug)]
@@ -185,6 +225,20 @@ impl Trace {
         );
     }
 
+    /// Adds `time` to stage `index`, creating it (in order) on first use.
+    pub fn add_stage(
+        &mut self,
+        index: usize,
+        name: &'static str,
+        shape: Vec<usize>,
+        time: Duration,
+    ) {
+        match self.stages.get_mut(index) {
+            Some(stage) => stage.2 += time,
+            None => self.stages.push((name, shape, time)),
+        }
+    }
+
     /// Adds another trace's counts; stage times keep the slower of the two.
     pub fn merge(&mut self, other: &Trace) {
         for (op, counts) in other.outcomes.iter().enumerate() {
@@ -281,15 +335,24 @@ impl Loader<'_> {
     }
 }
 
-/// A grouped 1×1 convolution: the einsum, its `[g, co, ci]` weights and bias.
+/// A grouped 1×1 convolution (batch norm folded): per group one matrix
+/// product `W[g] (co × ci) · x[g] (ci × b·h·w)` on strided views of the
+/// activations. einplan's `(g ci) b h w -> g ci (b h w)` hands out the
+/// per-group operands as a view; the product writes straight into the
+/// caller's output rows.
 struct Conv1x1 {
-    op: Einsum,
+    split: Rearrange,
     id: usize,
+    /// `[g, co, ci]`.
     weight: Array3<f32>,
     bias: Array1<f32>,
 }
 
-const CONV1X1: &str = "b (g ci) h w, g co ci -> b (g co) h w";
+const GROUP_SPLIT: &str = "(g ci) b h w -> g ci (b h w)";
+
+/// Column ranges of a matrix product below this many columns per part are
+/// not worth a thread of their own; such products split their rows.
+const MIN_PARALLEL_COLUMNS: usize = 32;
 
 impl Conv1x1 {
     fn new(
@@ -306,29 +369,109 @@ impl Conv1x1 {
         let weight = weight
             .into_shape_with_order((groups, co, ci))
             .map_err(|e| shape_err(conv, e))?;
-        let op = Einsum::new(CONV1X1)?.with("g", groups)?;
-        let id = ops.register(name.to_owned(), "einsum", CONV1X1, &[("g", groups)]);
+        let split = Rearrange::new(GROUP_SPLIT)?.with("g", groups)?;
+        let id = ops.register(name.to_owned(), "rearrange", GROUP_SPLIT, &[("g", groups)]);
         Ok(Conv1x1 {
-            op,
+            split,
             id,
             weight,
             bias,
         })
     }
 
-    fn apply(
+    /// `c = W · x + beta · c`, group by group, for images `x` stored
+    /// channels first (`[cin, b, h, w]`) and `c` (`[cout, b·h·w]`); then
+    /// `c = max(c + bias, 0)` if `bias_relu`. The columns are split into up to `parts`
+    /// ranges that run in parallel.
+    fn run(
         &self,
         x: ArrayView4<'_, f32>,
-        relu: bool,
+        c: ArrayViewMut2<'_, f32>,
+        beta: f32,
+        bias_relu: bool,
+        parts: usize,
         trace: &mut Trace,
-    ) -> Result<ArrayD<f32>, ModelError> {
-        let mut y = self
-            .op
-            .apply(&[x.into_dyn(), self.weight.view().into_dyn()])?;
-        trace.record(self.id, Outcome::Computed);
-        layers::bias_act(&mut y, self.bias.view(), relu);
-        Ok(y)
+    ) -> Result<(), ModelError> {
+        let groups = self.split.apply(&x)?;
+        trace.record_cow(self.id, &groups);
+        let groups = groups
+            .view()
+            .into_dimensionality::<Ix3>()
+            .map_err(|e| shape_err("conv1x1", e))?;
+        let (g, co, _) = self.weight.dim();
+        let n = groups.dim().2;
+        let bias = self.bias.as_slice().expect("fresh vector");
+        if parts > 1 && n < parts * MIN_PARALLEL_COLUMNS {
+            // Few columns (stage 4: 7 x 7): split every group's output rows.
+            let rows = par::ranges(co, parts, 8);
+            let mut blocks: Vec<Vec<_>> = rows.iter().map(|_| Vec::with_capacity(g)).collect();
+            let mut rest = c;
+            for _ in 0..g {
+                for (block, r) in blocks.iter_mut().zip(&rows) {
+                    let (head, tail) = rest.split_at(Axis(0), r.len());
+                    block.push(head);
+                    rest = tail;
+                }
+            }
+            let jobs: Vec<_> = blocks.into_iter().zip(rows).collect();
+            par::map(jobs, |(blocks, rows)| {
+                for (k, mut out) in blocks.into_iter().enumerate() {
+                    let w = self.weight.slice(s![k, rows.clone(), ..]);
+                    layers::gemm(w, groups.index_axis(Axis(0), k), beta, &mut out);
+                    if bias_relu {
+                        let first = k * co + rows.start;
+                        layers::bias_relu_rows(&mut out, &bias[first..first + rows.len()]);
+                    }
+                }
+            });
+            return Ok(());
+        }
+        let cols = par::ranges(n, parts.min(n / MIN_PARALLEL_COLUMNS).max(1), 16);
+        let jobs: Vec<_> = par::split_columns(c, &cols).into_iter().zip(cols).collect();
+        par::map(jobs, |(mut c, cols)| {
+            for k in 0..g {
+                let mut out = c.slice_mut(s![k * co..(k + 1) * co, ..]);
+                let x = groups.slice(s![k, .., cols.clone()]);
+                layers::gemm(self.weight.index_axis(Axis(0), k), x, beta, &mut out);
+            }
+            if bias_relu {
+                layers::bias_relu_rows(&mut c, bias);
+            }
+        });
+        Ok(())
     }
+}
+
+/// `v[..n]`, growing `v` first if it is shorter.
+fn ensure(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
+}
+
+/// `v[..n]`, with at least `n` scratch buffers in `v`.
+fn ensure_buffers(v: &mut Vec<Vec<f32>>, n: usize) -> &mut [Vec<f32>] {
+    if v.len() < n {
+        v.resize_with(n, Vec::new);
+    }
+    &mut v[..n]
+}
+
+fn view4(
+    data: &[f32],
+    shape: (usize, usize, usize, usize),
+) -> Result<ArrayView4<'_, f32>, ModelError> {
+    let n = shape.0 * shape.1 * shape.2 * shape.3;
+    ArrayView4::from_shape(shape, &data[..n]).map_err(|e| shape_err("activation", e))
+}
+
+fn view_mut2(
+    data: &mut [f32],
+    shape: (usize, usize),
+) -> Result<ArrayViewMut2<'_, f32>, ModelError> {
+    ArrayViewMut2::from_shape(shape, &mut data[..shape.0 * shape.1])
+        .map_err(|e| shape_err("activation", e))
 }
 
 // ---------------------------------------------------------------------------
@@ -396,23 +539,59 @@ impl UnitConfig {
     }
 }
 
+/// Buffers a unit works in, kept between calls so that a forward pass
+/// allocates nothing once they have grown to size.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Output of the first 1×1 convolution, before bias and ReLU.
+    hidden: Vec<f32>,
+    /// Output of the depthwise convolution, shuffled order, without bias.
+    depthwise: Vec<f32>,
+    /// One padded plane per parallel part.
+    pads: Vec<Vec<f32>>,
+}
+
+/// What one parallel part of a unit's 3×3 step does.
+enum WindowJob<'a> {
+    /// Depthwise convolution of the channels in the range (shuffled order).
+    Depthwise(Range<usize>, &'a mut [f32], &'a mut Vec<f32>),
+    /// Average-pool shortcut of the input channels in the range.
+    Pool(Range<usize>, &'a mut [f32], &'a mut Vec<f32>),
+}
+
 /// `ShuffleUnitNew` of the reference: grouped 1×1 conv + BN + ReLU, channel
 /// shuffle, 3×3 depthwise conv + BN, grouped 1×1 conv + BN, then combine with
 /// the shortcut and ReLU.
+///
+/// How it runs on a batch stored channels first (batch norms already folded):
+/// 1. the first 1×1 convolution: one matrix product per group into the
+///    `hidden` buffer, then bias and ReLU over the same columns while they
+///    are in cache;
+/// 2. the shuffle is einplan's view `(c1 c2) b h w -> c2 c1 b h w`: the
+///    depthwise convolution reads channel `(c2, c1)` of that view for its
+///    output channel `c2 · g + c1` (copying the plane into its padded
+///    scratch, which it does for every channel anyway);
+/// 3. the depthwise bias is folded into the second 1×1 convolution's bias
+///    (nothing non-linear stands between them);
+/// 4. `add`: the second convolution accumulates onto the input in place
+///    (`beta = 1`), then bias + ReLU in one pass over its column range;
+///    `concat`: the average-pooled shortcut (with ReLU) fills the first
+///    channels of the output and the second convolution writes the rest.
 pub struct ShuffleUnit {
     pub config: UnitConfig,
+    bottleneck: usize,
+    branch: usize,
     conv1: Conv1x1,
     shuffle: Rearrange,
     shuffle_id: usize,
-    dw_weight: Array4<f32>,
-    dw_bias: Array1<f32>,
+    /// Depthwise taps per channel, shuffled order, batch norm folded.
+    depthwise: Vec<[f32; 9]>,
     stride: usize,
+    /// Its bias includes the depthwise bias.
     conv2: Conv1x1,
-    identity: Option<(Rearrange, usize)>,
 }
 
-const SHUFFLE: &str = "b (c1 c2) h w -> b (c2 c1) h w";
-const IDENTITY: &str = "b c h w -> b c h w";
+const SHUFFLE_VIEW: &str = "(c1 c2) b h w -> c2 c1 b h w";
 
 impl ShuffleUnit {
     /// Builds the unit from parameters named `{prefix}right.0.weight`, ….
@@ -456,14 +635,18 @@ impl ShuffleUnit {
             &p("right.1"),
             (config.in_channels, bottleneck, first_groups),
         )?;
-        let shuffle = Rearrange::new(SHUFFLE)?.with("c1", g)?;
-        let shuffle_id = ops.register(op_name("shuffle"), "rearrange", SHUFFLE, &[("c1", g)]);
+        let shuffle = Rearrange::new(SHUFFLE_VIEW)?.with("c1", g)?;
+        let shuffle_id = ops.register(op_name("shuffle"), "rearrange", SHUFFLE_VIEW, &[("c1", g)]);
         let (dw_weight, dw_bias) =
             loader.conv(&p("right.4"), &[bottleneck, 1, 3, 3], Some(&p("right.5")))?;
-        let dw_weight = dw_weight
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| shape_err("depthwise", e))?;
-        let conv2 = Conv1x1::new(
+        let depthwise = dw_weight
+            .as_standard_layout()
+            .as_slice()
+            .expect("standard layout")
+            .chunks_exact(9)
+            .map(|k| k.try_into().expect("9 taps"))
+            .collect();
+        let mut conv2 = Conv1x1::new(
             loader,
             ops,
             &op_name("conv2"),
@@ -471,28 +654,38 @@ impl ShuffleUnit {
             &p("right.7"),
             (bottleneck, branch, g),
         )?;
-        let (stride, identity) = match config.combine {
-            Combine::Add => {
-                let id = ops.register(op_name("shortcut"), "rearrange", IDENTITY, &[]);
-                (1, Some((Rearrange::new(IDENTITY)?, id)))
+        // conv2(dw(x) + b_dw) = conv2(dw(x)) + W2 · b_dw, group by group.
+        let (_, co, ci) = conv2.weight.dim();
+        for (k, w) in conv2.weight.outer_iter().enumerate() {
+            let b_dw = &dw_bias.as_slice().expect("fresh vector")[k * ci..(k + 1) * ci];
+            for (o, row) in w.outer_iter().enumerate() {
+                let extra: f64 = row
+                    .iter()
+                    .zip(b_dw)
+                    .map(|(&w, &b)| f64::from(w) * f64::from(b))
+                    .sum();
+                let b = &mut conv2.bias[k * co + o];
+                *b = (f64::from(*b) + extra) as f32;
             }
-            Combine::Concat => (2, None),
+        }
+        let stride = match config.combine {
+            Combine::Add => 1,
+            Combine::Concat => 2,
         };
         Ok(ShuffleUnit {
             config,
+            bottleneck,
+            branch,
             conv1,
             shuffle,
             shuffle_id,
-            dw_weight,
-            dw_bias,
+            depthwise,
             stride,
             conv2,
-            identity,
         })
     }
 
     /// Output shape for an `(n, c, h, w)` input.
-    #[cfg(test)]
     pub fn output_dim(
         &self,
         (n, _, h, w): (usize, usize, usize, usize),
@@ -504,6 +697,7 @@ impl ShuffleUnit {
         (n, self.config.out_channels, oh, ow)
     }
 
+    /// Runs the unit on a batch: each image through [`ShuffleUnit::run`].
     pub fn forward(
         &self,
         x: ArrayView4<'_, f32>,
@@ -517,43 +711,129 @@ impl ShuffleUnit {
                 x.shape()
             )));
         }
-        let hidden = self.conv1.apply(x.view(), true, trace)?;
+        let mut out = Array4::zeros(self.output_dim(x.dim()));
+        let mut scratch = Scratch::default();
+        let mut image = Vec::with_capacity(c * h * w);
+        for (x, mut out) in x.outer_iter().zip(out.outer_iter_mut()) {
+            image.clear();
+            match x.as_slice() {
+                Some(x) => image.extend_from_slice(x),
+                None => image.extend(x.iter().copied()),
+            }
+            let out = out.as_slice_mut().expect("fresh array");
+            match self.config.combine {
+                Combine::Add => {
+                    self.run(&mut image, (1, h, w), &mut [], &mut scratch, 1, trace)?;
+                    out.copy_from_slice(&image);
+                }
+                Combine::Concat => self.run(&mut image, (1, h, w), out, &mut scratch, 1, trace)?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// `b` images stored channels first, `x` (`[cin, b, h, w]`, standard
+    /// layout): `add` leaves its result in `x`; `concat` writes `out`
+    /// (`[cout, b, h / 2, w / 2]`). Each step splits over up to `parts`
+    /// threads.
+    pub fn run(
+        &self,
+        x: &mut [f32],
+        (b, h, w): (usize, usize, usize),
+        out: &mut [f32],
+        scratch: &mut Scratch,
+        parts: usize,
+        trace: &mut Trace,
+    ) -> Result<(), ModelError> {
+        let (cin, bott, g) = (self.config.in_channels, self.bottleneck, self.config.groups);
+        let win = Window::new(h, w, self.stride);
+        let (hw, ohw) = (h * w, win.out_plane());
+        // Every matrix has the images' pixels as its columns.
+        let (bhw, bohw) = (b * hw, b * ohw);
+        let Scratch {
+            hidden,
+            depthwise,
+            pads,
+        } = scratch;
+
+        // 1. First 1x1 convolution with bias and ReLU.
+        let hidden = ensure(hidden, bott * bhw);
+        self.conv1.run(
+            view4(x, (cin, b, h, w))?,
+            view_mut2(hidden, (bott, bhw))?,
+            0.0,
+            true,
+            parts,
+            trace,
+        )?;
+
+        // 2. Shuffle as a view, depthwise 3x3 (and the pooled shortcut).
+        let hidden = &*hidden;
+        let hidden = view4(hidden, (bott, b, h, w))?;
         let shuffled = self.shuffle.apply(&hidden)?;
         trace.record_cow(self.shuffle_id, &shuffled);
         let shuffled = shuffled
             .view()
-            .into_dimensionality::<Ix4>()
+            .into_dimensionality::<Ix5>()
             .map_err(|e| shape_err("shuffle", e))?;
-        let depthwise = layers::depthwise_conv3x3(
-            shuffled,
-            self.dw_weight.view(),
-            self.dw_bias.view(),
-            self.stride,
-        );
-        let branch = self.conv2.apply(depthwise.view(), false, trace)?;
-        let mut branch = branch
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| shape_err("conv2", e))?;
-
-        match &self.identity {
-            Some((identity, id)) => {
-                let shortcut = identity.apply(&x)?;
-                trace.record_cow(*id, &shortcut);
-                let shortcut = shortcut
-                    .view()
-                    .into_dimensionality::<Ix4>()
-                    .map_err(|e| shape_err("shortcut", e))?;
-                Zip::from(&mut branch)
-                    .and(&shortcut)
-                    .for_each(|y, &s| *y = (*y + s).max(0.0));
-                Ok(branch)
+        let depthwise = ensure(depthwise, bott * bohw);
+        let dw_parts = par::ranges(bott, parts, 1);
+        let pool_parts = match self.config.combine {
+            Combine::Add => vec![],
+            Combine::Concat => par::ranges(cin, parts, 1),
+        };
+        let pooled_len = if pool_parts.is_empty() { 0 } else { cin * bohw };
+        let (pooled, branch_out) = out.split_at_mut(pooled_len);
+        let jobs_len = dw_parts.len() + pool_parts.len();
+        let (dw_pads, pool_pads) = ensure_buffers(pads, jobs_len).split_at_mut(dw_parts.len());
+        let mut jobs = Vec::with_capacity(jobs_len);
+        for ((r, o), pad) in dw_parts
+            .iter()
+            .zip(par::split_items(depthwise, &dw_parts, bohw))
+            .zip(dw_pads)
+        {
+            jobs.push(WindowJob::Depthwise(r.clone(), o, pad));
+        }
+        for ((r, o), pad) in pool_parts
+            .iter()
+            .zip(par::split_items(pooled, &pool_parts, bohw))
+            .zip(pool_pads)
+        {
+            jobs.push(WindowJob::Pool(r.clone(), o, pad));
+        }
+        let input = &*x;
+        par::map(jobs, |job| match job {
+            WindowJob::Depthwise(channels, out, pad) => {
+                let pad = ensure(pad, win.scratch_len());
+                for (j, out) in channels.zip(out.chunks_exact_mut(bohw)) {
+                    let images = shuffled.slice(s![j / g, j % g, .., .., ..]);
+                    for (plane, out) in images.outer_iter().zip(out.chunks_exact_mut(ohw)) {
+                        win.pad(plane, pad, |v| v);
+                        win.conv(pad, &self.depthwise[j], out, |v| v);
+                    }
+                }
             }
-            None => {
-                let shortcut = layers::avg_pool3x3(x, 2);
-                let mut out = concatenate(Axis(1), &[shortcut.view(), branch.view()])
-                    .map_err(|e| shape_err("concat", e))?;
-                layers::relu(&mut out);
-                Ok(out)
+            WindowJob::Pool(channels, out, pad) => {
+                let pad = ensure(pad, win.scratch_len());
+                let planes = input[channels.start * bhw..channels.end * bhw].chunks_exact(hw);
+                for (plane, out) in planes.zip(out.chunks_exact_mut(ohw)) {
+                    let plane = ArrayView2::from_shape((h, w), plane).expect("h * w");
+                    win.pad(plane, pad, |v| v);
+                    win.avg(pad, out, |v| v.max(0.0));
+                }
+            }
+        });
+
+        // 3. Second 1x1 convolution with bias, shortcut and ReLU.
+        let depthwise = view4(depthwise, (bott, b, win.out_h(), win.out_w()))?;
+        match self.config.combine {
+            Combine::Add => {
+                let c = view_mut2(x, (cin, bhw))?;
+                self.conv2.run(depthwise, c, 1.0, true, parts, trace)
+            }
+            Combine::Concat => {
+                let c = view_mut2(branch_out, (self.branch, bohw))?;
+                self.conv2.run(depthwise, c, 0.0, true, parts, trace)
             }
         }
     }
@@ -586,8 +866,9 @@ pub struct ShuffleNet {
     /// Trainable parameter count of the PyTorch model.
     pub parameters: usize,
     pub ops: OpTable,
-    stem_weight: Array4<f32>,
-    stem_bias: Array1<f32>,
+    /// `[24, 3 · 9]`: the stem filters as rows of an im2col product.
+    stem_weight: Array2<f32>,
+    stem_bias: Vec<f32>,
     stages: Vec<(&'static str, Vec<ShuffleUnit>)>,
     pool: Reduce,
     pool_id: usize,
@@ -597,8 +878,27 @@ pub struct ShuffleNet {
     fc_bias: Array1<f32>,
 }
 
-const POOL: &str = "b c h w -> b c";
+const POOL: &str = "c b h w -> b c";
 const LINEAR: &str = "b ci, co ci -> b co";
+
+/// Output rows of the stem convolution per im2col block: 8 rows of 112
+/// pixels keep the 27 × 896 block in the L2 cache.
+const STEM_ROWS: usize = 8;
+
+/// Buffers for one image at a time, kept between forward passes.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    /// The activations between units (`add` units work in place).
+    a: Vec<f32>,
+    b: Vec<f32>,
+    /// Padded input planes of the stem.
+    stem_in: Vec<f32>,
+    /// Stem convolution output, before bias.
+    stem_out: Vec<f32>,
+    /// One im2col block per parallel part.
+    cols: Vec<Vec<f32>>,
+    unit: Scratch,
+}
 
 impl ShuffleNet {
     pub fn new(config: NetConfig, params: &mut dyn ParamSource) -> Result<ShuffleNet, ModelError> {
@@ -627,7 +927,7 @@ impl ShuffleNet {
         let (stem_weight, stem_bias) =
             loader.conv("conv1", &[STEM_CHANNELS, 3, 3, 3], Some("bn1"))?;
         let stem_weight = stem_weight
-            .into_dimensionality::<Ix4>()
+            .into_shape_with_order((STEM_CHANNELS, 27))
             .map_err(|e| shape_err("conv1", e))?;
 
         let mut stages = Vec::new();
@@ -673,7 +973,7 @@ impl ShuffleNet {
             parameters: loader.parameters,
             ops,
             stem_weight,
-            stem_bias,
+            stem_bias: stem_bias.to_vec(),
             stages,
             pool,
             pool_id,
@@ -684,94 +984,285 @@ impl ShuffleNet {
         })
     }
 
-    /// Logits `[n, num_classes]` for images `[n, 3, h, w]`, recording stage
-    /// times and op outcomes in `trace`.
+    /// Logits `[n, num_classes]` for images `[n, 3, h, w]` on the calling
+    /// thread, recording stage times and op outcomes in `trace`.
+    #[cfg(test)]
     pub fn forward(
         &self,
         x: ArrayView4<'_, f32>,
         trace: &mut Trace,
     ) -> Result<Array2<f32>, ModelError> {
-        let (_, c, h, w) = x.dim();
+        Runner::new(1)?.forward(self, x, trace)
+    }
+
+    /// Stem convolution + BN + ReLU and 3×3 max pool of image `i` of
+    /// `images` into `ws.a` (`[24, images, h, w]`, channels first); returns
+    /// the pooled plane's `(h, w)`.
+    fn stem(
+        &self,
+        image: ArrayView3<'_, f32>,
+        (i, images): (usize, usize),
+        ws: &mut Workspace,
+        parts: usize,
+    ) -> Result<(usize, usize), ModelError> {
+        let (_, h, w) = image.dim();
+        let conv = Window::new(h, w, 2);
+        let (oh, ow, pl) = (conv.out_h(), conv.out_w(), conv.padded_len());
+        let planes = ensure(&mut ws.stem_in, 3 * pl);
+        for (c, p) in planes.chunks_exact_mut(pl).enumerate() {
+            conv.pad(image.index_axis(Axis(0), c), p, |v| v);
+        }
+        let planes = &*planes;
+
+        // Convolution: im2col blocks of rows times the [24, 27] filters.
+        let stem_out = ensure(&mut ws.stem_out, STEM_CHANNELS * oh * ow);
+        let rows = par::ranges(oh, parts, 1);
+        let columns: Vec<_> = rows.iter().map(|r| r.start * ow..r.end * ow).collect();
+        let outs = par::split_columns(view_mut2(stem_out, (STEM_CHANNELS, oh * ow))?, &columns);
+        let cols = ensure_buffers(&mut ws.cols, rows.len());
+        let jobs: Vec<_> = rows.into_iter().zip(outs).zip(cols).collect();
+        par::map(jobs, |((rows, mut out), cols)| {
+            let mut y = rows.start;
+            while y < rows.end {
+                let block = y..(y + STEM_ROWS).min(rows.end);
+                let len = block.len() * ow;
+                let cols = ensure(cols, 27 * len);
+                conv.im2col(planes, block.clone(), cols);
+                let cols = ArrayView2::from_shape((27, len), &*cols).expect("27 rows");
+                let first = (block.start - rows.start) * ow;
+                let mut out = out.slice_mut(s![.., first..first + len]);
+                layers::gemm(self.stem_weight.view(), cols, 0.0, &mut out);
+                y = block.end;
+            }
+        });
+
+        // Bias + ReLU on the way into the max pool's padded planes.
+        let pool = Window::new(oh, ow, 2);
+        let stem_out = &*stem_out;
+        let plane = pool.out_plane();
+        let pooled = ensure(&mut ws.a, STEM_CHANNELS * images * plane);
+        let channels = par::ranges(STEM_CHANNELS, parts, 1);
+        let outs = par::split_items(pooled, &channels, images * plane);
+        let pads = ensure_buffers(&mut ws.unit.pads, channels.len());
+        let jobs: Vec<_> = channels.into_iter().zip(outs).zip(pads).collect();
+        par::map(jobs, |((channels, out), pad)| {
+            let pad = ensure(pad, pool.scratch_len());
+            for (c, out) in channels.zip(out.chunks_exact_mut(images * plane)) {
+                let out = &mut out[i * plane..(i + 1) * plane];
+                let plane = ArrayView2::from_shape((oh, ow), &stem_out[c * oh * ow..][..oh * ow])
+                    .expect("stem plane");
+                let b = self.stem_bias[c];
+                pool.pad(plane, pad, |v| (v + b).max(0.0));
+                pool.max(pad, out);
+            }
+        });
+        Ok((pool.out_h(), pool.out_w()))
+    }
+
+    /// Images `[n, 3, h, w]` through the stem (one by one) and the stages
+    /// (all together, stored channels first: every 1×1 convolution is one
+    /// product per group over all the images' pixels), their pooled
+    /// features written to `pooled` (`[n, channels]`).
+    fn run_images(
+        &self,
+        images: ArrayView4<'_, f32>,
+        pooled: ArrayViewMut2<'_, f32>,
+        ws: &mut Workspace,
+        parts: usize,
+        trace: &mut Trace,
+    ) -> Result<(), ModelError> {
+        let t = Instant::now();
+        let n = images.dim().0;
+        let (mut h, mut w) = (0, 0);
+        for (i, image) in images.outer_iter().enumerate() {
+            (h, w) = self.stem(image, (i, n), ws, parts)?;
+        }
+        let mut c = STEM_CHANNELS;
+        trace.add_stage(0, "stem", vec![n, c, h, w], t.elapsed());
+
+        let Workspace { a, b, unit, .. } = ws;
+        for (s, (name, units)) in self.stages.iter().enumerate() {
+            let t = Instant::now();
+            for u in units {
+                let (_, oc, oh, ow) = u.output_dim((n, c, h, w));
+                match u.config.combine {
+                    Combine::Add => u.run(a, (n, h, w), &mut [], unit, parts, trace)?,
+                    Combine::Concat => {
+                        let out = ensure(b, oc * n * oh * ow);
+                        u.run(a, (n, h, w), out, unit, parts, trace)?;
+                        std::mem::swap(a, b);
+                    }
+                }
+                (c, h, w) = (oc, oh, ow);
+            }
+            trace.add_stage(s + 1, name, vec![n, c, h, w], t.elapsed());
+        }
+
+        let t = Instant::now();
+        let mut pooled = pooled;
+        self.pool
+            .apply_into(&view4(a, (c, n, h, w))?, &mut pooled)?;
+        trace.record(self.pool_id, Outcome::Computed);
+        trace.add_stage(4, "head", vec![n, self.config.num_classes], t.elapsed());
+        Ok(())
+    }
+
+    /// `pooled · fcᵀ + bias`: the classifier, timed into the head stage.
+    /// With several `parts`, each computes a range of the classes.
+    fn classify(
+        &self,
+        pooled: &Array2<f32>,
+        parts: usize,
+        trace: &mut Trace,
+    ) -> Result<Array2<f32>, ModelError> {
+        let t = Instant::now();
+        let classes = par::ranges(self.config.num_classes, parts, 8);
+        let logits = par::map(classes, |classes| {
+            let weight = self.fc_weight.slice(s![classes, ..]);
+            self.fc
+                .apply(&[pooled.view().into_dyn(), weight.into_dyn()])
+        });
+        trace.record(self.fc_id, Outcome::Computed);
+        let logits = logits
+            .into_iter()
+            .map(|l| {
+                l?.into_dimensionality::<Ix2>()
+                    .map_err(|e| shape_err("fc", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let views: Vec<_> = logits.iter().map(|l| l.view()).collect();
+        let mut logits = ndarray::concatenate(Axis(1), &views).map_err(|e| shape_err("fc", e))?;
+        for mut row in logits.rows_mut() {
+            row += &self.fc_bias;
+        }
+        trace.add_stage(
+            4,
+            "head",
+            vec![pooled.nrows(), self.config.num_classes],
+            t.elapsed(),
+        );
+        Ok(logits)
+    }
+}
+
+/// Runs a network on a thread pool with buffers kept between calls.
+///
+/// With one thread everything runs on the caller's thread. With `T > 1`
+/// threads, a batch of at least `T` images is split into `T` runs of
+/// consecutive images, one per thread; a smaller batch splits each layer's
+/// work (columns or, for few columns, rows of the matrix products, channels
+/// of the 3×3 windows, rows of the stem, classes of the classifier).
+pub struct Runner {
+    threads: usize,
+    workspaces: Vec<Workspace>,
+    #[cfg(feature = "rayon")]
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Runner {
+    pub fn new(threads: usize) -> Result<Runner, ModelError> {
+        let threads = threads.max(1);
+        #[cfg(feature = "rayon")]
+        let pool = match threads {
+            1 => None,
+            t => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .map_err(|e| ModelError::Config(format!("cannot start {t} threads: {e}")))?,
+            ),
+        };
+        #[cfg(not(feature = "rayon"))]
+        if threads > 1 {
+            return Err(ModelError::Config(
+                "more than one thread needs the `rayon` feature".into(),
+            ));
+        }
+        Ok(Runner {
+            threads,
+            workspaces: Vec::new(),
+            #[cfg(feature = "rayon")]
+            pool,
+        })
+    }
+
+    /// Logits `[n, num_classes]` for images `[n, 3, h, w]`, recording stage
+    /// times (the slowest thread's) and op outcomes in `trace`.
+    pub fn forward(
+        &mut self,
+        net: &ShuffleNet,
+        x: ArrayView4<'_, f32>,
+        trace: &mut Trace,
+    ) -> Result<Array2<f32>, ModelError> {
+        let (n, c, h, w) = x.dim();
         if c != 3 || h == 0 || w == 0 {
             return Err(ModelError::Input(format!(
                 "expected images [n, 3, h, w], got {:?}",
                 x.shape()
             )));
         }
-        let t = Instant::now();
-        let mut stem = layers::conv3x3(x, self.stem_weight.view(), self.stem_bias.view(), 2);
-        layers::relu(&mut stem);
-        let mut h = layers::max_pool3x3(stem.view(), 2);
-        trace.stages.push(("stem", h.shape().to_vec(), t.elapsed()));
-
-        for (name, units) in &self.stages {
-            let t = Instant::now();
-            for unit in units {
-                h = unit.forward(h.view(), trace)?;
-            }
-            trace.stages.push((name, h.shape().to_vec(), t.elapsed()));
+        let threads = self.threads;
+        let (runs, parts) = if n >= threads {
+            (threads, 1)
+        } else {
+            (1, threads)
+        };
+        let batches = par::ranges(n, runs, 1);
+        if self.workspaces.len() < batches.len() {
+            self.workspaces
+                .resize_with(batches.len(), Workspace::default);
         }
-
-        let t = Instant::now();
-        let pooled = self.pool.apply(&h)?;
-        trace.record(self.pool_id, Outcome::Computed);
-        let mut logits = self
-            .fc
-            .apply(&[pooled.view(), self.fc_weight.view().into_dyn()])?;
-        trace.record(self.fc_id, Outcome::Computed);
-        layers::bias_act(&mut logits, self.fc_bias.view(), false);
-        let logits = logits
-            .into_dimensionality::<Ix2>()
-            .map_err(|e| shape_err("fc", e))?;
-        trace
-            .stages
-            .push(("head", logits.shape().to_vec(), t.elapsed()));
-        Ok(logits)
-    }
-
-    /// [`ShuffleNet::forward`] with the batch split over `threads` threads.
-    pub fn forward_parallel(
-        &self,
-        x: ArrayView4<'_, f32>,
-        threads: usize,
-        trace: &mut Trace,
-    ) -> Result<Array2<f32>, ModelError> {
-        let n = x.dim().0;
-        let threads = threads.clamp(1, n.max(1));
-        if threads == 1 {
-            return self.forward(x, trace);
+        let mut pooled = Array2::<f32>::zeros((n, net.channels[2]));
+        let mut outs = Vec::with_capacity(batches.len());
+        let mut rest = pooled.view_mut();
+        for r in &batches {
+            let (mine, others) = rest.split_at(Axis(0), r.len());
+            outs.push(mine);
+            rest = others;
         }
-        let chunk = n.div_ceil(threads);
-        let results: Vec<Result<(Array2<f32>, Trace), ModelError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = x
-                .axis_chunks_iter(Axis(0), chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        let mut t = Trace::default();
-                        self.forward(part, &mut t).map(|y| (y, t))
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("forward thread panicked"))
-                .collect()
-        });
-        let mut outputs = Vec::with_capacity(results.len());
+        let jobs: Vec<_> = batches
+            .into_iter()
+            .zip(outs)
+            .zip(self.workspaces.iter_mut())
+            .collect();
+        let run = move || {
+            par::map(jobs, |((images, out), ws)| {
+                let mut t = Trace::default();
+                let images = x.slice(s![images, .., .., ..]);
+                net.run_images(images, out, ws, parts, &mut t)?;
+                Ok::<Trace, ModelError>(t)
+            })
+        };
+        #[cfg(feature = "rayon")]
+        let results = match &self.pool {
+            Some(pool) => pool.install(run),
+            None => run(),
+        };
+        #[cfg(not(feature = "rayon"))]
+        let results = run();
         for r in results {
-            let (y, t) = r?;
-            trace.merge(&t);
-            outputs.push(y);
+            trace.merge(&r?);
         }
-        let views: Vec<_> = outputs.iter().map(|y| y.view()).collect();
-        concatenate(Axis(0), &views).map_err(|e| shape_err("batch", e))
+        for stage in &mut trace.stages {
+            stage.1[0] = n;
+        }
+        let mut classify = || net.classify(&pooled, threads, trace);
+        #[cfg(feature = "rayon")]
+        return match &self.pool {
+            Some(pool) => pool.install(classify),
+            None => classify(),
+        };
+        #[cfg(not(feature = "rayon"))]
+        classify()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::tests::{conv_reference, pool_reference};
     use crate::weights::{SeededInit, StateDict, XorShift64};
+    use ndarray::Ix4;
 
     #[test]
     fn stage_channels_match_the_python_rule() {
@@ -792,6 +1283,47 @@ mod tests {
                     "g {g} scale {scale}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn configurations_are_recognised_from_weight_shapes() {
+        let names = [
+            "stage2.1.right.0.weight",
+            "stage3.1.right.0.weight",
+            "stage4.1.right.0.weight",
+        ];
+        for (groups, scale) in [(3, 1.0), (8, 0.5), (1, 0.25), (4, 1.5), (2, 2.0), (3, 0.27)] {
+            let config = NetConfig {
+                groups,
+                scale,
+                num_classes: 10,
+            };
+            let mut init = SeededInit::new(0);
+            ShuffleNet::new(config, &mut init).unwrap();
+            let shape = |name: &str| {
+                let (_, s) = init.produced.iter().find(|(n, _)| n == name).unwrap();
+                s.as_slice()
+            };
+            let (g, s) = guess_config(names.map(shape)).unwrap();
+            assert_eq!(g, groups);
+            assert_eq!(stage_channels(g, s), stage_channels(groups, scale));
+            if scale != 0.27 {
+                assert_eq!(s, scale);
+            }
+        }
+        // g 3, scale 0.25: widths 60, 120, 240.
+        let s025: [&[usize]; 3] = [&[15, 20, 1, 1], &[30, 40, 1, 1], &[60, 80, 1, 1]];
+        assert_eq!(guess_config(s025), Some((3, 0.25)));
+        // Widths no scale gives, groups that disagree, 5 groups, 3x3 kernels.
+        let bad: [[&[usize]; 3]; 4] = [
+            [&[15, 20, 1, 1], &[15, 20, 1, 1], &[60, 80, 1, 1]],
+            [&[15, 20, 1, 1], &[30, 60, 1, 1], &[60, 80, 1, 1]],
+            [&[15, 12, 1, 1], &[30, 24, 1, 1], &[60, 48, 1, 1]],
+            [&[15, 20, 3, 3], &[30, 40, 1, 1], &[60, 80, 1, 1]],
+        ];
+        for shapes in bad {
+            assert_eq!(guess_config(shapes), None, "{shapes:?}");
         }
     }
 
@@ -863,7 +1395,7 @@ mod tests {
         let w4 = get("right.4.weight", &[bott, 1, 3, 3])
             .into_dimensionality::<Ix4>()
             .unwrap();
-        let b4 = get("right.4.bias", &[bott]).into_dimensionality().unwrap();
+        let b4 = get("right.4.bias", &[bott]);
         let w6 = get("right.6.weight", &[branch, bott / g, 1, 1]);
         let b6 = get("right.6.bias", &[branch]);
 
@@ -888,17 +1420,17 @@ mod tests {
             h[[b, (j % g) * per + j / g, y, xx]]
         });
         let stride = if cfg.combine == Combine::Add { 1 } else { 2 };
-        let mut d = layers::depthwise_conv3x3(shuffled.view(), w4.view(), b4.view(), stride);
+        let b4: Vec<f32> = b4.iter().copied().collect();
+        let mut d = conv_reference(&shuffled, &w4.to_owned(), &b4, stride, bott);
         bn5.apply(&mut d.view_mut());
         let mut r = conv1x1(&d, &w6, &b6, g);
         bn7.apply(&mut r.view_mut());
         let out = match cfg.combine {
             Combine::Add => r + x,
-            Combine::Concat => concatenate(
-                Axis(1),
-                &[layers::avg_pool3x3(x.view(), 2).view(), r.view()],
-            )
-            .unwrap(),
+            Combine::Concat => {
+                ndarray::concatenate(Axis(1), &[pool_reference(x, 2, false).view(), r.view()])
+                    .unwrap()
+            }
         };
         out.mapv(|v| v.max(0.0))
     }
@@ -1031,9 +1563,17 @@ mod tests {
                 ("head", vec![2, 10]),
             ]
         );
-        // 16 units: 16 shuffles, 32 grouped 1x1 convs, 13 identity shortcuts; plus pool and fc.
-        assert_eq!(net.ops.ops.len(), 16 * 3 + 13 + 2);
-        assert!(trace.outcomes.iter().all(|c| c.iter().sum::<u32>() == 1));
+        // 16 units: 16 shuffles and 32 group splits of the 1x1 convs, all
+        // views; plus pool and fc. The batch runs through each op once.
+        assert_eq!(net.ops.ops.len(), 16 * 3 + 2);
+        assert_eq!(trace.outcomes.len(), net.ops.ops.len());
+        for (op, counts) in net.ops.ops.iter().zip(&trace.outcomes) {
+            let expected = match op.kind {
+                "rearrange" => [1, 0, 0],
+                _ => [0, 0, 1],
+            };
+            assert_eq!(*counts, expected, "{}", op.name);
+        }
         // Every parameter of the PyTorch model was asked for exactly once.
         let mut names: Vec<_> = init.produced.iter().map(|(n, _)| n.as_str()).collect();
         let total = names.len();
@@ -1045,16 +1585,20 @@ mod tests {
                 && names.contains(&"stage4.3.right.7.running_var")
         );
 
-        // Splitting the batch over threads gives the same logits, up to
-        // the summation order of a GEMM over a smaller batch.
-        let mut t2 = Trace::default();
-        let y2 = net.forward_parallel(x.view(), 2, &mut t2).unwrap();
-        let worst = y
-            .iter()
-            .zip(&y2)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst <= 1e-5, "threads change the logits by {worst}");
+        // Two threads, splitting the batch or (for one image) the work
+        // within the image, give the same logits up to summation order.
+        let mut runner = Runner::new(2).unwrap();
+        for images in [2, 1] {
+            let x = x.slice(s![..images, .., .., ..]);
+            let y1 = net.forward(x, &mut Trace::default()).unwrap();
+            let y2 = runner.forward(&net, x, &mut Trace::default()).unwrap();
+            let worst = y1
+                .iter()
+                .zip(&y2)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= 1e-5, "threads change the logits by {worst}");
+        }
     }
 
     #[test]

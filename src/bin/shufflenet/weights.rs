@@ -171,6 +171,12 @@ impl StateDict {
         }
     }
 
+    /// The shape of tensor `name`, if the file has it as f32 and it has
+    /// not been taken yet.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name)?.as_ref().ok().map(|a| a.shape())
+    }
+
     /// Names that were never taken by [`ParamSource::param`].
     pub fn unused(&self) -> Vec<&str> {
         self.tensors.keys().map(String::as_str).collect()

@@ -1,0 +1,124 @@
+//! Splitting one layer's work into parts that run on the current rayon
+//! pool: column ranges of a matrix product, ranges of channels.
+//!
+//! Without the `rayon` feature every part runs on the calling thread.
+
+use std::ops::Range;
+
+use ndarray::{ArrayViewMut2, Axis};
+
+/// `f` of every item, in order: computed on the rayon pool the caller is
+/// installed in when there are several items, else in place.
+pub fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    #[cfg(feature = "rayon")]
+    if items.len() > 1 {
+        use rayon::iter::{IntoParallelIterator, ParallelIterator};
+        return items.into_par_iter().map(f).collect();
+    }
+    items.into_iter().map(f).collect()
+}
+
+/// `0..n` cut into at most `parts` consecutive non-empty ranges whose
+/// boundaries are multiples of `align` (except the end), as even as that
+/// allows.
+pub fn ranges(n: usize, parts: usize, align: usize) -> Vec<Range<usize>> {
+    let parts = parts.clamp(1, n.div_ceil(align.max(1)).max(1));
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    for i in 1..=parts {
+        let end = if i == parts {
+            n
+        } else {
+            // The ideal cut, rounded to the nearest multiple of `align`.
+            let ideal = n * i / parts;
+            ((ideal + align / 2) / align * align).clamp(start, n)
+        };
+        if end > start {
+            out.push(start..end);
+            start = end;
+        }
+    }
+    if out.is_empty() {
+        out.push(0..n);
+    }
+    out
+}
+
+/// Disjoint mutable views of the column ranges `cols` (consecutive,
+/// starting at 0) of `c`.
+pub fn split_columns<'a>(
+    mut c: ArrayViewMut2<'a, f32>,
+    cols: &[Range<usize>],
+) -> Vec<ArrayViewMut2<'a, f32>> {
+    let mut out = Vec::with_capacity(cols.len());
+    let mut start = 0;
+    for r in cols {
+        debug_assert_eq!(r.start, start);
+        let (left, right) = c.split_at(Axis(1), r.end - start);
+        out.push(left);
+        c = right;
+        start = r.end;
+    }
+    out
+}
+
+/// Disjoint mutable slices of `data` for consecutive ranges of items that
+/// are `item_len` long each.
+pub fn split_items<'a>(
+    mut data: &'a mut [f32],
+    items: &[Range<usize>],
+    item_len: usize,
+) -> Vec<&'a mut [f32]> {
+    let mut out = Vec::with_capacity(items.len());
+    for r in items {
+        let (left, right) = data.split_at_mut(r.len() * item_len);
+        out.push(left);
+        data = right;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_everything_once() {
+        for n in 0..100 {
+            for parts in 1..5 {
+                for align in [1, 4, 8, 16] {
+                    let r = ranges(n, parts, align);
+                    assert!(r.len() <= parts, "n {n} parts {parts} align {align}");
+                    assert_eq!(r[0].start, 0);
+                    assert_eq!(r.last().unwrap().end, n);
+                    for w in r.windows(2) {
+                        assert_eq!(w[0].end, w[1].start);
+                        assert_eq!(w[0].end % align, 0);
+                    }
+                    if n > 0 {
+                        assert!(r.iter().all(|r| !r.is_empty()));
+                    }
+                }
+            }
+        }
+        assert_eq!(ranges(784, 2, 16), vec![0..400, 400..784]);
+        assert_eq!(ranges(49, 2, 8), vec![0..24, 24..49]);
+        assert_eq!(ranges(10, 3, 16), vec![0..10]);
+    }
+
+    #[test]
+    fn splits_are_the_requested_pieces() {
+        let mut m = ndarray::Array2::<f32>::zeros((2, 7));
+        let parts = split_columns(m.view_mut(), &[0..3, 3..7]);
+        assert_eq!(parts[0].dim(), (2, 3));
+        assert_eq!(parts[1].dim(), (2, 4));
+        for (k, mut p) in parts.into_iter().enumerate() {
+            p.fill(k as f32 + 1.0);
+        }
+        assert_eq!(m.row(1).to_vec(), [1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
+
+        let mut data = vec![0.0; 12];
+        let parts = split_items(&mut data, &[0..1, 1..3], 4);
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [4, 8]);
+    }
+}
