@@ -4,6 +4,8 @@ mod common;
 mod einsum;
 mod errors;
 mod kernels;
+mod oracle;
+mod oracle_fixtures;
 mod pack;
 mod prop;
 mod rearrange;
