@@ -20,6 +20,8 @@
 
 #![allow(dead_code)]
 
+pub mod compare;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -719,6 +721,34 @@ fn recipe(
     Ok(r)
 }
 
+/// The output shape of `rearrange` for an input of `shape`, without data.
+pub fn rearrange_shape(
+    pattern: &str,
+    shape: &[usize],
+    lengths: &[(&str, usize)],
+) -> Result<Vec<usize>, Reject> {
+    Ok(recipe(Op::Rearrange, pattern, shape, lengths)?.out_shape())
+}
+
+/// The output shape of `repeat` for an input of `shape`, without data.
+pub fn repeat_shape(
+    pattern: &str,
+    shape: &[usize],
+    lengths: &[(&str, usize)],
+) -> Result<Vec<usize>, Reject> {
+    Ok(recipe(Op::Repeat, pattern, shape, lengths)?.out_shape())
+}
+
+/// The output shape of `reduce` for an input of `shape`, without data
+/// (and so without the checks on values).
+pub fn reduce_shape(
+    pattern: &str,
+    shape: &[usize],
+    lengths: &[(&str, usize)],
+) -> Result<Vec<usize>, Reject> {
+    Ok(recipe(Op::Reduce(Reduction::Sum), pattern, shape, lengths)?.out_shape())
+}
+
 /// Every assignment of `axes` (with `lens`), in row-major order.
 fn assignments(axes: &[Key], lens: &BTreeMap<Key, usize>) -> Vec<BTreeMap<Key, usize>> {
     let sizes: Vec<usize> = axes.iter().map(|k| lens[k]).collect();
@@ -822,7 +852,8 @@ pub fn reduce<T: Elem>(
     if reduction == Reduction::Mean && T::from_int(0).is_some() {
         return reject(Class::Data, "mean of integers");
     }
-    too_big(product([out_len, count]))?;
+    too_big(Some(out_len))?;
+    too_big(out_len.checked_mul(count.max(1)))?;
     let mut data = Vec::with_capacity(out_len);
     for at in assignments(&kept, &r.lens) {
         let values: Vec<T> = assignments(&reduced, &r.lens)
