@@ -2,6 +2,7 @@
 
 mod common;
 mod einsum;
+mod error_render;
 mod errors;
 mod kernels;
 mod oracle;

@@ -371,7 +371,7 @@ fn agree<T, U>(
     slow: &Result<U, oracle::Reject>,
     same: impl FnOnce(&T, &U) -> bool,
 ) -> Result<(), String> {
-    if compare::skip(slow) {
+    if compare::skip(slow) || compare::would_fill_memory::<i64, _>(slow) {
         return Ok(());
     }
     compare::verdict(&fast(), slow, same)

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let p = &case.pattern;
 
     let slow = oracle::rearrange(&t, p, &lengths);
-    if !compare::skip(&slow) {
+    if !(compare::skip(&slow) || compare::would_fill_memory::<u8, _>(&slow)) {
         let fast = einplan::rearrange(&x, p, &lengths);
         check(
             &case,
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let slow = oracle::repeat(&t, p, &lengths);
-    if !compare::skip(&slow) {
+    if !(compare::skip(&slow) || compare::would_fill_memory::<u8, _>(&slow)) {
         let fast = einplan::repeat(&x, p, &lengths);
         check(
             &case,
@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let list = [x.clone(), x.clone()];
     let slow = oracle::rearrange_list(&[t.clone(), t], p, &lengths);
-    if !compare::skip(&slow) {
+    if !(compare::skip(&slow) || compare::would_fill_memory::<u8, _>(&slow)) {
         let fast = einplan::rearrange_list(&list, p, &lengths);
         check(
             &case,

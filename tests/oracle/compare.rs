@@ -70,6 +70,24 @@ pub fn skip<T>(slow: &Result<T, Reject>) -> bool {
     SKIP_KNOWN && matches!(slow, Err(r) if r.known.is_some())
 }
 
+/// Whether the oracle's answer is "too big to compute" for a result of
+/// elements of type `T` that could really be allocated (more than 1 GiB,
+/// at most `isize::MAX` bytes): harnesses skip calling the crate then, so
+/// as not to fill the machine's memory. Results no array can hold are
+/// still passed to the crate, which must refuse them without allocating.
+pub fn would_fill_memory<T, U>(slow: &Result<U, Reject>) -> bool {
+    let Err(Reject {
+        class: Class::TooBig,
+        elements,
+        ..
+    }) = slow
+    else {
+        return false;
+    };
+    let bytes = elements.and_then(|n| n.checked_mul(std::mem::size_of::<T>().max(1)));
+    bytes.is_some_and(|b| b > 1 << 30 && b <= isize::MAX as usize)
+}
+
 /// Whether the oracle's answer is a zero-length overflow (the family that
 /// panics before the fix), whatever [`SKIP_KNOWN`] says.
 pub fn zero_overflow<T>(slow: &Result<T, Reject>) -> bool {

@@ -67,6 +67,8 @@ pub struct Reject {
     pub class: Class,
     pub why: String,
     pub known: Option<Known>,
+    /// For [`Class::TooBig`]: how many elements the result has.
+    pub elements: Option<usize>,
 }
 
 /// Families of inputs with a known, tracked bug in the crate.
@@ -90,6 +92,7 @@ fn reject<T>(class: Class, why: impl Into<String>) -> Result<T, Reject> {
         class,
         why: why.into(),
         known: None,
+        elements: None,
     })
 }
 
@@ -429,6 +432,7 @@ fn overflow<T>(shapes: &[&[usize]]) -> Result<T, Reject> {
         class: Class::Shape,
         why: format!("no array can have shape {shapes:?}"),
         known: zero.then_some(Known::ZeroLengthOverflow),
+        elements: None,
     })
 }
 
@@ -776,10 +780,17 @@ fn index_of(
         .collect()
 }
 
-fn too_big(n: Option<usize>) -> Result<(), Reject> {
+/// Refuses to compute when the work `n` is too large; `elements` is the
+/// size of the result.
+fn too_big(n: Option<usize>, elements: Option<usize>) -> Result<(), Reject> {
     match n {
         Some(n) if n <= MAX_WORK => Ok(()),
-        _ => reject(Class::TooBig, "too large to compute"),
+        _ => Err(Reject {
+            class: Class::TooBig,
+            why: "too large to compute".to_owned(),
+            known: None,
+            elements,
+        }),
     }
 }
 
@@ -820,7 +831,8 @@ fn copy_like<T: Elem>(
 ) -> Result<Tensor<T>, Reject> {
     let r = recipe(op, pattern, &x.shape, lengths)?;
     let shape = r.out_shape();
-    too_big(product(shape.iter().copied()))?;
+    let elements = product(shape.iter().copied());
+    too_big(elements, elements)?;
     let axes = axes_of(&r.output);
     let mut data = Vec::with_capacity(shape.iter().product());
     // Output order is row-major over the output's axes, in their order.
@@ -852,8 +864,8 @@ pub fn reduce<T: Elem>(
     if reduction == Reduction::Mean && T::from_int(0).is_some() {
         return reject(Class::Data, "mean of integers");
     }
-    too_big(Some(out_len))?;
-    too_big(out_len.checked_mul(count.max(1)))?;
+    too_big(Some(out_len), Some(out_len))?;
+    too_big(out_len.checked_mul(count.max(1)), Some(out_len))?;
     let mut data = Vec::with_capacity(out_len);
     for at in assignments(&kept, &r.lens) {
         let values: Vec<T> = assignments(&reduced, &r.lens)
@@ -873,6 +885,7 @@ fn int_overflow<T>(what: &str) -> Result<T, Reject> {
         class: Class::Data,
         why: format!("{what} does not fit the element type"),
         known: Some(Known::IntegerOverflow),
+        elements: None,
     })
 }
 
@@ -1083,7 +1096,7 @@ pub fn einsum<T: Elem>(
         .collect();
     let out_len = product(shape.iter().copied()).unwrap_or(usize::MAX);
     let inner = product(summed.iter().map(|k| lens[k])).unwrap_or(usize::MAX);
-    too_big(out_len.checked_mul(inner.max(1)))?;
+    too_big(out_len.checked_mul(inner.max(1)), Some(out_len))?;
     let is_int = T::from_int(0).is_some();
     let mut data = Vec::with_capacity(out_len);
     for at in assignments(&out_axes, &lens) {
