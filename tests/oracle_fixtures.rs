@@ -246,29 +246,49 @@ fn oracle_agrees_with_parse_shape_fixtures() {
 }
 
 /// einops 0.8.2's answers for `unpack(np.arange(10), shapes, "*")` with a
-/// `-1` (not in the fixture files, which predate `-1` support).
+/// `-1` (not in the fixture files, which predate `-1` support): the
+/// shapes, or `None` where einops raises.
+type MinusOne<'a> = (&'a [&'a [i64]], Option<&'a [&'a [usize]]>);
+const MINUS_ONE: &[MinusOne] = &[
+    (&[&[2], &[-1]], Some(&[&[2], &[8]])),
+    (&[&[-1], &[3]], Some(&[&[7], &[3]])),
+    (&[&[2, -1], &[2]], Some(&[&[2, 4], &[2]])),
+    (&[&[-1], &[10]], Some(&[&[0], &[10]])),
+    (&[&[-1, 2], &[3]], None),
+    (&[&[-1], &[-1]], None),
+    (&[&[0, -1], &[10]], None),
+    (&[&[-1, 0], &[10]], None),
+    (&[&[-2], &[3]], None),
+];
+
 #[test]
 fn oracle_unpacks_minus_one_as_einops() {
     let x = Tensor::new(vec![10], (0..10).map(f64::from).collect());
-    type Case<'a> = (&'a [&'a [i64]], Option<&'a [&'a [usize]]>);
-    let cases: &[Case] = &[
-        (&[&[2], &[-1]], Some(&[&[2], &[8]])),
-        (&[&[-1], &[3]], Some(&[&[7], &[3]])),
-        (&[&[2, -1], &[2]], Some(&[&[2, 4], &[2]])),
-        (&[&[-1], &[10]], Some(&[&[0], &[10]])),
-        (&[&[-1, 2], &[3]], None),
-        (&[&[-1], &[-1]], None),
-        (&[&[0, -1], &[10]], None),
-        (&[&[-1, 0], &[10]], None),
-        (&[&[-2], &[3]], None),
-    ];
-    for (shapes, want) in cases {
+    for (shapes, want) in MINUS_ONE {
         let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
         let got = oracle::unpack(&x, &shapes, "*");
         match (got, want) {
             (Ok(parts), Some(want)) => {
                 let got: Vec<&[usize]> = parts.iter().map(|p| &p.shape[..]).collect();
                 assert_eq!(got, *want, "{shapes:?}");
+            }
+            (Err(_), None) => {}
+            (got, _) => panic!("{shapes:?}: {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn unpack_takes_minus_one_as_einops() {
+    let x = ndarray::Array1::from_iter(0..10i32);
+    for (shapes, want) in MINUS_ONE {
+        let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
+        match (einplan::unpack(&x, &shapes, "*"), want) {
+            (Ok(parts), Some(want)) => {
+                let got: Vec<&[usize]> = parts.iter().map(|p| p.shape()).collect();
+                assert_eq!(got, *want, "{shapes:?}");
+                let all: Vec<i32> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+                assert_eq!(all, (0..10).collect::<Vec<_>>());
             }
             (Err(_), None) => {}
             (got, _) => panic!("{shapes:?}: {got:?}"),
