@@ -95,6 +95,11 @@ impl Error {
         self.inner.aux.map(Span::range)
     }
 
+    /// The pattern (or a window of it), a line of marks under the spans,
+    /// and the message. Characters that would not show, or would reorder
+    /// the line (controls, zero-width and bidirectional marks, combining
+    /// marks), are written as `\u{…}` escapes; marks line up with what is
+    /// shown, counting wide (CJK) characters as two columns.
     fn render(&self) -> String {
         let Inner {
             pattern,
@@ -102,15 +107,30 @@ impl Error {
             span,
             aux,
         } = &*self.inner;
-        let line: String = pattern
-            .chars()
-            .map(|c| if c.is_whitespace() { ' ' } else { c })
-            .collect();
-        let mut marks: Vec<char> = vec![' '; line.chars().count() + 1];
+        let shown = Shown::new(pattern);
+        let (from, to) = shown.window(*span);
+        let mut line = String::new();
+        let mut marks: Vec<char> = Vec::new();
+        if from > 0 {
+            line.push('…');
+            marks.push(' ');
+        }
+        let first = marks.len();
+        for cell in &shown.cells[from..to] {
+            line.push_str(&cell.text);
+            marks.extend(std::iter::repeat_n(' ', cell.width));
+        }
+        if to < shown.cells.len() {
+            line.push('…');
+        }
+        marks.push(' ');
         let mut mark = |span: Span, c: char| {
-            let start = column(pattern, span.start);
-            let width = column(pattern, span.end).saturating_sub(start).max(1);
-            for slot in marks.iter_mut().skip(start).take(width) {
+            let Some((start, end)) = shown.columns(span, from, to) else {
+                return;
+            };
+            let end = end.max(start + 1);
+            let range = (first + start).min(marks.len() - 1)..(first + end).min(marks.len());
+            for slot in &mut marks[range] {
                 *slot = c;
             }
         };
@@ -119,7 +139,8 @@ impl Error {
         }
         mark(*span, '^');
         let marks: String = marks.into_iter().collect();
-        let mut out = format!("{}\n{}\nerror: {}", line, marks.trim_end(), kind);
+        let message = escape_invisible(&kind.to_string());
+        let mut out = format!("{}\n{}\nerror: {}", line, marks.trim_end(), message);
         if let (Some(_), Some(note)) = (aux, kind.aux_note()) {
             out.push_str("\nnote: ");
             out.push_str(note);
@@ -128,10 +149,161 @@ impl Error {
     }
 }
 
-/// The column (in characters) of byte offset `at` in `pattern`.
-fn column(pattern: &str, at: usize) -> usize {
-    let at = at.min(pattern.len());
-    pattern.char_indices().take_while(|&(i, _)| i < at).count()
+/// The widest window of a long pattern shown in an error, in columns.
+const WINDOW: usize = 80;
+/// How many columns a window shows before the span.
+const LEAD: usize = 24;
+
+/// One character of the pattern as shown: its text, its width in
+/// columns, and its byte offset in the pattern.
+struct Cell {
+    text: String,
+    width: usize,
+    at: usize,
+}
+
+/// A pattern as shown in an error: one cell per character.
+struct Shown {
+    cells: Vec<Cell>,
+    len: usize,
+}
+
+impl Shown {
+    fn new(pattern: &str) -> Shown {
+        let cells = pattern
+            .char_indices()
+            .map(|(at, c)| {
+                let (text, width) = if c.is_whitespace() {
+                    (" ".to_owned(), 1)
+                } else if is_invisible(c) {
+                    let text = c.escape_unicode().to_string();
+                    let width = text.len();
+                    (text, width)
+                } else {
+                    (c.to_string(), char_width(c))
+                };
+                Cell { text, width, at }
+            })
+            .collect();
+        Shown {
+            cells,
+            len: pattern.len(),
+        }
+    }
+
+    /// The index of the cell holding byte `at` (or the end).
+    fn cell(&self, at: usize) -> usize {
+        self.cells.partition_point(|c| c.at < at.min(self.len))
+    }
+
+    /// The cells to show: all of them if they fit in [`WINDOW`] columns,
+    /// else a window that starts up to [`LEAD`] columns before `span`.
+    fn window(&self, span: Span) -> (usize, usize) {
+        let total: usize = self.cells.iter().map(|c| c.width).sum();
+        if total <= WINDOW {
+            return (0, self.cells.len());
+        }
+        let start = self.cell(span.start).min(self.cells.len());
+        let mut from = start;
+        let mut lead = 0;
+        while from > 0 && lead + self.cells[from - 1].width <= LEAD {
+            from -= 1;
+            lead += self.cells[from].width;
+        }
+        let mut to = from;
+        let mut width = 0;
+        while to < self.cells.len() && width + self.cells[to].width <= WINDOW {
+            width += self.cells[to].width;
+            to += 1;
+        }
+        (from, to)
+    }
+
+    /// The columns of `span` counted from the start of cell `from`,
+    /// clipped to the cells `from..to` that are shown; `None` if none of
+    /// it is shown.
+    fn columns(&self, span: Span, from: usize, to: usize) -> Option<(usize, usize)> {
+        let (start, end) = (self.cell(span.start), self.cell(span.end));
+        if (from > 0 && end.max(start + 1) <= from) || (to < self.cells.len() && start >= to) {
+            return None;
+        }
+        let column = |cell: usize| -> usize {
+            self.cells[from..cell.clamp(from, to)]
+                .iter()
+                .map(|c| c.width)
+                .sum()
+        };
+        Some((column(start), column(end)))
+    }
+}
+
+/// Whether `c` would not show, or would change how the rest of the line
+/// shows: controls, format characters (zero-width and bidirectional marks,
+/// the byte-order mark), combining marks, variation selectors, fillers,
+/// private-use and unassigned planes.
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x0000..=0x001F
+        | 0x007F..=0x009F
+        | 0x00AD
+        | 0x0300..=0x036F
+        | 0x061C
+        | 0x115F..=0x1160
+        | 0x17B4..=0x17B5
+        | 0x180B..=0x180F
+        | 0x1AB0..=0x1AFF
+        | 0x1DC0..=0x1DFF
+        | 0x200B..=0x200F
+        | 0x2028..=0x202E
+        | 0x2060..=0x206F
+        | 0x20D0..=0x20FF
+        | 0x3164
+        | 0xE000..=0xF8FF
+        | 0xFE00..=0xFE0F
+        | 0xFE20..=0xFE2F
+        | 0xFEFF
+        | 0xFFF0..=0xFFFB
+        | 0xE0000..=0x10FFFF)
+}
+
+/// `text` with every invisible character escaped (see [`is_invisible`]),
+/// line breaks aside.
+fn escape_invisible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_invisible(c) && c != '\n' {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The columns a visible character takes in a terminal: 2 for the wide
+/// East Asian ranges (CJK ideographs, kana, hangul, full-width forms,
+/// most emoji), 1 otherwise. A small table rather than a dependency: it
+/// covers the scripts axis names are written in, and errors only need
+/// their carets to line up.
+fn char_width(c: char) -> usize {
+    let wide = matches!(c as u32,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xA960..=0xA97F
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x2FFFD
+        | 0x30000..=0x3FFFD);
+    if wide { 2 } else { 1 }
 }
 
 impl fmt::Debug for Error {
@@ -465,6 +637,28 @@ pub enum ErrorKind {
         total: usize,
         /// The packed axis' length.
         length: usize,
+    },
+    /// An `unpack` length below `-1`: `unpack(x, &[vec![-2]], "*")`.
+    #[error("a packed length is {length}; the only negative length is -1, to infer")]
+    NegativePackedLength {
+        /// The length given.
+        length: i64,
+    },
+    /// More than one `-1` among `unpack`'s packed shapes.
+    #[error("only one packed length may be -1")]
+    SeveralInferred,
+    /// `unpack`'s `-1` cannot be inferred: the rest of the packed axis is
+    /// not a multiple of the other lengths in its shape.
+    #[error(
+        "cannot infer the -1: the other packed shapes hold {total} elements along `*`, the axis has length {length}, and the rest must be a multiple of {multiple}"
+    )]
+    UnpackInfer {
+        /// The elements the other shapes hold.
+        total: usize,
+        /// The packed axis' length.
+        length: usize,
+        /// The product of the known lengths in the shape with `-1`.
+        multiple: usize,
     },
     /// A reduction the element type does not support: `Mean` on an
     /// integer array, `Sum` on `bool`.

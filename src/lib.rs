@@ -113,7 +113,7 @@ pub use crate::ops::{
     Rearrange, Reduce, Repeat, rearrange, rearrange_list, reduce, reduce_list, reduce_with, repeat,
     repeat_list,
 };
-pub use crate::pack::{pack, parse_shape, unpack};
+pub use crate::pack::{PackedLength, pack, parse_shape, unpack};
 pub use crate::plan::Plan;
 pub use crate::reducible::Reducible;
 pub use crate::reduction::Reduction;

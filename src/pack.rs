@@ -262,9 +262,62 @@ pub fn pack<A: Clone>(
     Ok((packed, shapes))
 }
 
+/// A length in the packed shapes given to [`unpack`]: a `usize`, or a
+/// signed integer where `-1` stands for a length to infer, as in einops
+/// (at most one `-1`, in one shape).
+///
+/// Implemented for `usize`, `isize`, `i64` and `i32`; sealed.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::{ArrayD, IxDyn};
+///
+/// let packed = ArrayD::from_shape_vec(IxDyn(&[2, 7]), (0..14).collect())?;
+/// // The second piece takes what the first leaves: 7 - 1 = 6 = 2 * 3.
+/// let parts = einplan::unpack(&packed, &[vec![], vec![2, -1]], "b *")?;
+/// assert_eq!(parts[1].shape(), &[2, 2, 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait PackedLength: Copy + sealed::Sealed {
+    /// The length; `Ok(None)` for `-1`; `Err` with the value for any
+    /// other negative number.
+    fn length(self) -> Result<Option<usize>, i64>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for usize {}
+    impl Sealed for isize {}
+    impl Sealed for i64 {}
+    impl Sealed for i32 {}
+}
+
+impl PackedLength for usize {
+    fn length(self) -> Result<Option<usize>, i64> {
+        Ok(Some(self))
+    }
+}
+
+macro_rules! signed_packed_length {
+    ($($t:ty),*) => {$(
+        impl PackedLength for $t {
+            fn length(self) -> Result<Option<usize>, i64> {
+                match self {
+                    -1 => Ok(None),
+                    n => usize::try_from(n).map(Some).map_err(|_| n as i64),
+                }
+            }
+        }
+    )*};
+}
+signed_packed_length!(isize, i64, i32);
+
 /// Splits a packed array back into its parts, as einops' `unpack`: the
 /// axis at `*` is cut into pieces of the sizes `packed_shapes` implies,
-/// and each piece is reshaped to its shape.
+/// and each piece is reshaped to its shape. As in einops, one length in
+/// one shape may be `-1` (with signed lengths, see [`PackedLength`]): it
+/// takes what the other pieces leave.
 ///
 /// Unlike einops, the pieces must add up to the packed axis exactly;
 /// einops returns overlapping or truncated slices when they do not.
@@ -286,15 +339,16 @@ pub fn pack<A: Clone>(
 ///
 /// As [`pack`] for the pattern; a rank that does not match the pattern;
 /// packed shapes whose sizes do not add up to the packed axis.
-pub fn unpack<A, S, D>(
+pub fn unpack<A, S, D, L>(
     x: &ArrayBase<S, D>,
-    packed_shapes: &[Vec<usize>],
+    packed_shapes: &[Vec<L>],
     pattern: &str,
 ) -> Result<Vec<ArrayD<A>>, Error>
 where
     A: Clone,
     S: Data<Elem = A>,
     D: Dimension,
+    L: PackedLength,
 {
     let p = pack_pattern(pattern, "unpack")?;
     let err = |kind| Error::new(pattern, kind, p.star);
@@ -307,17 +361,58 @@ where
         };
         return Err(Error::new(pattern, kind, Span::new(0, pattern.len())));
     }
-    let sizes: Vec<usize> = packed_shapes
+    let given: Vec<Vec<Option<usize>>> = packed_shapes
         .iter()
-        .map(|s| s.iter().try_fold(1usize, |a, &n| a.checked_mul(n)))
-        .collect::<Option<_>>()
-        .ok_or_else(|| err(ErrorKind::Overflow))?;
+        .map(|s| s.iter().map(|l| l.length()).collect::<Result<_, _>>())
+        .collect::<Result<_, _>>()
+        .map_err(|length| err(ErrorKind::NegativePackedLength { length }))?;
+    let unknown: Vec<usize> = (0..given.len())
+        .filter(|&i| given[i].contains(&None))
+        .collect();
+    if unknown.len() > 1
+        || unknown
+            .iter()
+            .any(|&i| given[i].iter().filter(|l| l.is_none()).count() > 1)
+    {
+        return Err(err(ErrorKind::SeveralInferred));
+    }
+    let product = |s: &[Option<usize>]| {
+        s.iter()
+            .flatten()
+            .try_fold(1usize, |a, &n| a.checked_mul(n))
+            .ok_or_else(|| err(ErrorKind::Overflow))
+    };
+    let mut sizes: Vec<usize> = given.iter().map(|s| product(s)).collect::<Result<_, _>>()?;
     let total = sizes
         .iter()
-        .try_fold(0usize, |a, &n| a.checked_add(n))
+        .enumerate()
+        .filter(|(i, _)| !unknown.contains(i))
+        .try_fold(0usize, |a, (_, &n)| a.checked_add(n))
         .ok_or_else(|| err(ErrorKind::Overflow))?;
     let axis_len = x.shape()[p.before];
-    if total != axis_len {
+    let mut packed_shapes: Vec<Vec<usize>> = given
+        .iter()
+        .map(|s| s.iter().map(|l| l.unwrap_or(0)).collect())
+        .collect();
+    if let [i] = unknown[..] {
+        let others = sizes[i];
+        let rest = axis_len
+            .checked_sub(total)
+            .filter(|&r| others != 0 && r % others == 0);
+        let Some(rest) = rest else {
+            return Err(err(ErrorKind::UnpackInfer {
+                total,
+                length: axis_len,
+                multiple: others,
+            }));
+        };
+        let at = given[i]
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or_default();
+        packed_shapes[i][at] = rest / others;
+        sizes[i] = rest;
+    } else if total != axis_len {
         return Err(err(ErrorKind::UnpackSizes {
             total,
             length: axis_len,

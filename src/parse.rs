@@ -276,9 +276,7 @@ fn glued_ellipsis(token: &str) -> ErrorKind {
 fn word(i: &str) -> PResult<'_, AtomKind> {
     let (rest, w) = take_while1(is_word_char).parse(i)?;
     if rest.starts_with('.') {
-        let dots = rest.len() - rest.trim_start_matches('.').len();
-        let len = w.len() + dots;
-        return failure(i, len, glued_ellipsis(&i[..len]));
+        return dots_after_word(i, w, rest);
     }
     let invalid = |reason| {
         failure(
@@ -300,13 +298,41 @@ fn word(i: &str) -> PResult<'_, AtomKind> {
     if w == "_" {
         return Ok((rest, AtomKind::Skip));
     }
-    if w.starts_with(|c: char| c.is_numeric()) {
+    if w.starts_with(|c: char| c.is_ascii_digit()) {
         return invalid("a name cannot start with a digit");
+    }
+    if w.starts_with(|c: char| c.is_numeric()) {
+        // `Ⅻ`, `٣`, `½`: numeric to Unicode, though not digits to a reader.
+        return invalid(
+            "a name cannot start with a numeric character (a numeral or a digit of any script)",
+        );
     }
     if w.starts_with('_') || w.ends_with('_') {
         return invalid("a name cannot start or end with `_`");
     }
     Ok((rest, AtomKind::Name(w.to_owned())))
+}
+
+/// The error for dots right after a word `w` (at `i`; `rest` starts
+/// with the dots): `b...` wants a space, `1.5` is not a whole number, and
+/// any other dots are stray.
+fn dots_after_word<'a>(i: &'a str, w: &str, rest: &'a str) -> PResult<'a, AtomKind> {
+    let dots = rest.len() - rest.trim_start_matches('.').len();
+    if dots == 3 {
+        let len = w.len() + dots;
+        return failure(i, len, glued_ellipsis(&i[..len]));
+    }
+    let after = &rest[dots..];
+    let fraction = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if dots == 1 && fraction > 0 && w.bytes().all(|b| b.is_ascii_digit()) {
+        let len = w.len() + 1 + fraction;
+        let kind = ErrorKind::InvalidName {
+            name: i[..len].to_owned(),
+            reason: "an anonymous axis is a whole number of at least 1, such as `2`",
+        };
+        return failure(i, len, kind);
+    }
+    failure(rest, dots, ErrorKind::StrayDot)
 }
 
 #[cfg(test)]

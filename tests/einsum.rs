@@ -36,3 +36,28 @@ fn einsum_fixtures() {
         judge(case, compute(case), 1e-9)
     });
 }
+
+/// einops' einsum takes `_` as an ordinary axis name, and a `...` in the
+/// output when no operand has one (it stands for no axes).
+#[test]
+fn einsum_takes_underscore_names_and_an_empty_ellipsis_as_einops() {
+    let x = ndarray::Array::from_iter(0..24i64)
+        .into_shape_with_order((2, 3, 4))
+        .unwrap()
+        .into_dyn();
+    let y = einplan::einsum("a _ c -> _ a", &[x.view()]).unwrap();
+    assert_eq!(y.shape(), &[3, 2]);
+    assert_eq!(y[[1, 0]], 4 + 5 + 6 + 7);
+    let d = einplan::einsum(
+        "_ _ -> _",
+        &[x.index_axis(ndarray::Axis(2), 0)
+            .slice(ndarray::s![.., 0..2])
+            .into_dyn()],
+    )
+    .unwrap();
+    assert_eq!(d.into_raw_vec_and_offset().0, vec![0, 16]);
+    let s = einplan::einsum("a b c -> ...", &[x.view()]).unwrap();
+    assert_eq!((s.shape(), s[[]]), (&[][..], (0..24).sum::<i64>()));
+    let t = einplan::einsum("a b c -> ... a", &[x.view()]).unwrap();
+    assert_eq!(t.shape(), &[2]);
+}

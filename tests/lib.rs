@@ -3,8 +3,11 @@
 mod common;
 mod einmix;
 mod einsum;
+mod error_render;
 mod errors;
 mod kernels;
+mod oracle;
+mod oracle_fixtures;
 mod pack;
 mod prop;
 mod rearrange;

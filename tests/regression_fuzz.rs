@@ -26,3 +26,26 @@ fn einsum_of_a_scalar_is_the_scalar() {
     assert_eq!(y.shape(), &[] as &[usize]);
     assert_eq!(y[[]], -3);
 }
+
+/// `einsum_text`, against the independent oracle: `_` is an ordinary axis
+/// name in einops' einsum, but einplan rejected it as parse_shape's
+/// "skip" (first found as `"β AB AB ry0 _,k3 y_2 AB2,k2 A->"`).
+#[test]
+fn einsum_takes_underscore_as_an_axis_name() {
+    let x = ndarray::arr2(&[[1i64, 2], [3, 4]]).into_dyn();
+    let y = einplan::einsum("_ b -> b _", &[x.view()]).unwrap();
+    assert_eq!(y, ndarray::arr2(&[[1, 3], [2, 4]]).into_dyn());
+    let trace = einplan::einsum("_ _ ->", &[x.view()]).unwrap();
+    assert_eq!(trace[[]], 5);
+}
+
+/// `einsum_text`: an output `...` when no operand has one stands for no
+/// axes in einops (numpy); einplan rejected it as a one-sided ellipsis.
+#[test]
+fn einsum_output_ellipsis_without_operand_ellipsis() {
+    let x = ndarray::arr2(&[[1i64, 2], [3, 4]]).into_dyn();
+    let y = einplan::einsum("a b -> ...", &[x.view()]).unwrap();
+    assert_eq!((y.ndim(), y[[]]), (0, 10));
+    let z = einplan::einsum("a b -> (... a)", &[x.view()]).unwrap();
+    assert_eq!(z, ndarray::arr1(&[3, 7]).into_dyn());
+}

@@ -1,34 +1,57 @@
-//! Pattern + axis lengths + shape: a plan or an error, never a panic and
-//! never an absurd allocation (planning allocates in the rank, not in the
-//! lengths).
+//! Pattern + lengths + shape (any lengths, zero-length beside huge):
+//! planning gives the oracle's output shape or an error of the oracle's
+//! class, and never allocates in the lengths.
 #![no_main]
 
-use libfuzzer_sys::{arbitrary, fuzz_target};
+use einplan_fuzz::oracle::{self, compare};
+use einplan_fuzz::{Case, check};
+use libfuzzer_sys::fuzz_target;
 
-#[derive(Debug, arbitrary::Arbitrary)]
-struct Input {
-    pattern: String,
-    lengths: Vec<(String, usize)>,
-    shape: Vec<usize>,
-}
+fuzz_target!(|data: &[u8]| {
+    let mut u = arbitrary::Unstructured::new(data);
+    let (drop, add) = (
+        u.ratio(1, 3).unwrap_or(false),
+        u.ratio(1, 3).unwrap_or(false),
+    );
+    let Ok(case) = Case::any(&mut u, drop, add) else {
+        return;
+    };
+    let (p, shape, lengths) = (&case.pattern, &case.layout.shape, case.lengths());
 
-fuzz_target!(|input: Input| {
-    let lens = || input.lengths.iter().map(|(n, l)| (n.as_str(), *l));
-    if let Ok(op) = einplan::Rearrange::new(&input.pattern) {
-        if let Ok(op) = lens().try_fold(op, |op, (n, l)| op.with(n, l)) {
-            if let Ok(plan) = op.plan(&input.shape) {
-                let _ = plan.to_string();
-            }
+    let slow = oracle::rearrange_shape(p, shape, &lengths);
+    if !compare::skip(&slow) {
+        let fast = einplan::Rearrange::new(p)
+            .and_then(|op| lengths.iter().try_fold(op, |op, &(n, l)| op.with(n, l)))
+            .and_then(|op| op.plan(shape));
+        if let Ok(plan) = &fast {
+            let _ = plan.to_string();
         }
+        check(
+            &case,
+            "rearrange plan",
+            compare::verdict(&fast, &slow, |a, b| a.output_shape() == &b[..]),
+        );
     }
-    if let Ok(op) = einplan::Repeat::new(&input.pattern) {
-        if let Ok(op) = lens().try_fold(op, |op, (n, l)| op.with(n, l)) {
-            let _ = op.plan(&input.shape);
-        }
+    let slow = oracle::repeat_shape(p, shape, &lengths);
+    if !compare::skip(&slow) {
+        let fast = einplan::Repeat::new(p)
+            .and_then(|op| lengths.iter().try_fold(op, |op, &(n, l)| op.with(n, l)))
+            .and_then(|op| op.plan(shape));
+        check(
+            &case,
+            "repeat plan",
+            compare::verdict(&fast, &slow, |a, b| a.output_shape() == &b[..]),
+        );
     }
-    if let Ok(op) = einplan::Reduce::new(&input.pattern, einplan::Reduction::Max) {
-        if let Ok(op) = lens().try_fold(op, |op, (n, l)| op.with(n, l)) {
-            let _ = op.plan(&input.shape);
-        }
+    let slow = oracle::reduce_shape(p, shape, &lengths);
+    if !compare::skip(&slow) {
+        let fast = einplan::Reduce::new(p, einplan::Reduction::Max)
+            .and_then(|op| lengths.iter().try_fold(op, |op, &(n, l)| op.with(n, l)))
+            .and_then(|op| op.plan(shape));
+        check(
+            &case,
+            "reduce plan",
+            compare::verdict(&fast, &slow, |a, b| a.output_shape() == &b[..]),
+        );
     }
 });

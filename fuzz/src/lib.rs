@@ -1,22 +1,51 @@
-//! Structured inputs shared by the fuzz targets: small random patterns
-//! (or raw pattern text) with small tensors in random layouts.
+//! Structured inputs shared by the fuzz targets, and the independent oracle
+//! they check the crate against (`tests/oracle/`, shared with the tests).
+//!
+//! Generators cover what hand-written tests miss: lengths 0, 1, 2^k ± 1,
+//! `isize::MAX` and `usize::MAX` beside zero-length dimensions; element
+//! types that overflow (`u8`, `i32`); layouts with permuted, reversed,
+//! stepped and broadcast (stride 0) axes.
+
+#[path = "../../tests/oracle/mod.rs"]
+pub mod oracle;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 
-const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+pub const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
 
-/// A pattern with the lengths it needs and a tensor to run it on.
-#[derive(Debug)]
-pub struct Case {
-    pub pattern: String,
-    pub lengths: Vec<(String, usize)>,
-    /// The tensor's logical shape; its data is 0, 1, 2, ... in logical order.
-    pub shape: Vec<usize>,
-    /// Storage order of the axes, flipped axes, steps.
-    pub perm: Vec<usize>,
-    pub flips: Vec<bool>,
-    pub steps: Vec<usize>,
+/// The most elements a generated input may hold.
+const MAX_INPUT: usize = 4096;
+
+/// A length: usually small, sometimes extreme (2^k ± 1, `isize::MAX`,
+/// `usize::MAX`), so that products overflow beside zero-length axes.
+pub fn length(u: &mut Unstructured<'_>) -> Result<usize> {
+    if u.ratio(7, 8)? {
+        return u.int_in_range(0..=4);
+    }
+    let k = u.int_in_range(1..=63u32)?;
+    Ok(match u.int_in_range(0..=4)? {
+        0 => (1usize << k) - 1,
+        1 => (1usize << k) + 1,
+        2 => 1usize << k,
+        3 => isize::MAX as usize,
+        _ => usize::MAX,
+    })
+}
+
+/// The number of elements of `shape` if an array of it is small enough
+/// to build (zero-length shapes may have huge other lengths).
+pub fn buildable(shape: &[usize]) -> bool {
+    if shape.contains(&0) {
+        let mut rest = shape.iter().filter(|&&n| n != 0);
+        return rest
+            .try_fold(1usize, |a, &n| a.checked_mul(n))
+            .is_some_and(|n| n <= isize::MAX as usize / 16);
+    }
+    shape
+        .iter()
+        .try_fold(1usize, |a, &n| a.checked_mul(n))
+        .is_some_and(|n| n <= MAX_INPUT)
 }
 
 fn groups(u: &mut Unstructured<'_>, order: Vec<usize>) -> Result<Vec<Vec<usize>>> {
@@ -39,7 +68,7 @@ fn shuffled(u: &mut Unstructured<'_>, n: usize) -> Result<Vec<usize>> {
     Ok(v)
 }
 
-fn side(groups: &[Vec<usize>]) -> String {
+pub fn side(groups: &[Vec<usize>]) -> String {
     let terms: Vec<String> = groups
         .iter()
         .map(|g| match g.as_slice() {
@@ -53,22 +82,158 @@ fn side(groups: &[Vec<usize>]) -> String {
     terms.join(" ")
 }
 
+/// Sometimes changes one byte of `pattern`, to reach the error paths.
+fn mutate(u: &mut Unstructured<'_>, pattern: String) -> Result<String> {
+    if !u.ratio(1, 8)? {
+        return Ok(pattern);
+    }
+    let mut bytes = pattern.into_bytes();
+    let at = u.choose_index(bytes.len().max(1))?;
+    if let Some(b) = bytes.get_mut(at) {
+        *b = *u.choose(b"()->.,_ 12*ab")?;
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// How an input is stored: the storage order of its axes, flips, steps,
+/// and axes broadcast from length 1 (stride 0).
+#[derive(Debug)]
+pub struct Layout {
+    pub shape: Vec<usize>,
+    pub perm: Vec<usize>,
+    pub flips: Vec<bool>,
+    pub steps: Vec<usize>,
+    pub broadcast: Vec<bool>,
+}
+
+impl Layout {
+    pub fn generate(u: &mut Unstructured<'_>, shape: Vec<usize>) -> Result<Layout> {
+        let nd = shape.len();
+        Ok(Layout {
+            perm: shuffled(u, nd)?,
+            flips: (0..nd).map(|_| u.arbitrary()).collect::<Result<_>>()?,
+            steps: (0..nd)
+                .map(|_| u.int_in_range(1..=2))
+                .collect::<Result<_>>()?,
+            broadcast: (0..nd).map(|_| u.ratio(1, 6)).collect::<Result<_>>()?,
+            shape,
+        })
+    }
+
+    fn stored(&self, d: usize) -> usize {
+        if self.broadcast[d] && self.shape[d] > 0 {
+            1
+        } else {
+            self.shape[d] * self.steps[d]
+        }
+    }
+
+    /// The storage: its elements are `value(0)`, `value(1)`, ...
+    pub fn storage<T>(&self, value: impl Fn(usize) -> T) -> ArrayD<T> {
+        let stored: Vec<usize> = self.perm.iter().map(|&d| self.stored(d)).collect();
+        let n = if stored.contains(&0) {
+            0
+        } else {
+            stored.iter().product()
+        };
+        ArrayD::from_shape_vec(IxDyn(&stored), (0..n).map(value).collect()).expect("sized to fit")
+    }
+
+    /// The logical view into `storage()`: permuted back, stepped, flipped;
+    /// pass it to [`Layout::broadcast`] for the input itself.
+    pub fn view<'a, T>(&self, storage: &'a ArrayD<T>) -> ArrayViewD<'a, T> {
+        let mut inverse = vec![0; self.perm.len()];
+        for (i, &d) in self.perm.iter().enumerate() {
+            inverse[d] = i;
+        }
+        let mut v = storage.view().permuted_axes(IxDyn(&inverse));
+        for d in 0..self.perm.len() {
+            if self.stored(d) == self.shape[d] * self.steps[d] {
+                v.slice_axis_inplace(Axis(d), Slice::new(0, None, self.steps[d] as isize));
+            }
+            if self.flips[d] {
+                v.invert_axis(Axis(d));
+            }
+        }
+        v
+    }
+
+    /// The input: `view()` with its broadcast axes stretched (stride 0).
+    pub fn broadcast<'b, T>(&self, view: &'b ArrayViewD<'_, T>) -> ArrayViewD<'b, T> {
+        view.broadcast(IxDyn(&self.shape))
+            .expect("broadcast axes have length 1")
+    }
+}
+
+/// Element values: small, or near the type's limits (to overflow sums and
+/// products), chosen per input.
+#[derive(Clone, Copy, Debug, Arbitrary)]
+pub enum Values {
+    Small,
+    Large,
+}
+
+macro_rules! values {
+    ($name:ident, $t:ty) => {
+        pub fn $name(self) -> impl Fn(usize) -> $t + Copy {
+            move |i| match self {
+                Values::Small => ((i % 7) as i64 - 3) as $t,
+                Values::Large if i % 3 == 0 => <$t>::MAX,
+                Values::Large if i % 3 == 1 => <$t>::MIN.wrapping_add(i as $t),
+                Values::Large => (i % 5) as $t,
+            }
+        }
+    };
+}
+
+impl Values {
+    values!(i64, i64);
+    values!(i32, i32);
+    values!(u8, u8);
+
+    pub fn f64(self) -> impl Fn(usize) -> f64 + Copy {
+        move |i| match self {
+            Values::Small => (i % 7) as f64 - 3.0,
+            // Large but exact: sums and products of a few stay integers
+            // below 2^53, so the order of summation does not matter.
+            Values::Large => (i % 11) as f64 * 1024.0 - 5000.0,
+        }
+    }
+}
+
+/// A pattern with the lengths it needs, and the shape of the input it
+/// was made for.
+#[derive(Debug)]
+pub struct Case {
+    pub pattern: String,
+    pub lengths: Vec<(String, usize)>,
+    pub layout: Layout,
+}
+
 impl Case {
-    /// A random rearrange-like case; with `drop_output` some input axes
-    /// are missing from the output (for reduce).
-    pub fn generate(u: &mut Unstructured<'_>, drop_output: bool) -> Result<Case> {
+    /// A random rearrange-like case. With `drop_output` some input axes
+    /// are missing from the output (reduce); with `add_output` some output
+    /// axes are missing from the input, their lengths given (repeat).
+    pub fn generate(u: &mut Unstructured<'_>, drop_output: bool, add_output: bool) -> Result<Case> {
         let n = u.int_in_range(1..=5)?;
-        let lens: Vec<usize> = (0..n)
-            .map(|_| u.int_in_range(0..=4))
-            .collect::<Result<_>>()?;
-        let in_order = shuffled(u, n)?;
-        let input = groups(u, in_order)?;
+        let lens: Vec<usize> = (0..n).map(|_| length(u)).collect::<Result<_>>()?;
+        let mut in_order = shuffled(u, n)?;
         let mut out_order = shuffled(u, n)?;
+        let mut lengths = Vec::new();
         if drop_output {
             out_order.retain(|_| u.arbitrary::<bool>().unwrap_or(false));
         }
+        if add_output {
+            in_order.retain(|&a| {
+                let keep = u.arbitrary::<bool>().unwrap_or(true);
+                if !keep {
+                    lengths.push((NAMES[a].to_owned(), lens[a]));
+                }
+                keep
+            });
+        }
+        let input = groups(u, in_order)?;
         let output = groups(u, out_order)?;
-        let mut lengths = Vec::new();
         for g in &input {
             for (i, &a) in g.iter().enumerate() {
                 if g.len() > 1 && (i + 1 < g.len() || u.arbitrary::<bool>()?) {
@@ -76,26 +241,23 @@ impl Case {
                 }
             }
         }
-        let mut pattern = format!("{} -> {}", side(&input), side(&output));
-        // Sometimes mutate the text to reach the parser's error paths.
-        if u.ratio(1, 8)? {
-            let mut bytes = pattern.into_bytes();
-            let at = u
-                .choose_index(bytes.len().max(1))?
-                .min(bytes.len().saturating_sub(1));
-            if let Some(b) = bytes.get_mut(at) {
-                *b = *u.choose(b"()->.,_ 12*ab")?;
-            }
-            pattern = String::from_utf8_lossy(&bytes).into_owned();
-        }
+        let pattern = mutate(u, format!("{} -> {}", side(&input), side(&output)))?;
         let shape: Vec<usize> = input
             .iter()
-            .map(|g| g.iter().map(|&a| lens[a]).product())
-            .collect();
-        Case::with_layout(u, pattern, lengths, shape)
+            .map(|g| oracle_product(g.iter().map(|&a| lens[a])))
+            .collect::<Option<_>>()
+            .ok_or(arbitrary::Error::IncorrectFormat)?;
+        if !buildable(&shape) {
+            return Err(arbitrary::Error::IncorrectFormat);
+        }
+        Ok(Case {
+            pattern,
+            lengths,
+            layout: Layout::generate(u, shape)?,
+        })
     }
 
-    /// Raw pattern text on a small random tensor.
+    /// Raw pattern text and lengths on a small random tensor.
     pub fn raw(u: &mut Unstructured<'_>) -> Result<Case> {
         let pattern = String::arbitrary(u)?;
         let ndim = u.int_in_range(0..=4)?;
@@ -105,79 +267,52 @@ impl Case {
         let mut lengths = Vec::new();
         for _ in 0..u.int_in_range(0..=2)? {
             let name = NAMES[u.choose_index(NAMES.len())?].to_owned();
-            lengths.push((name, u.int_in_range(0..=6)?));
+            lengths.push((name, length(u)?));
         }
-        Case::with_layout(u, pattern, lengths, shape)
-    }
-
-    pub fn with_layout(
-        u: &mut Unstructured<'_>,
-        pattern: String,
-        lengths: Vec<(String, usize)>,
-        shape: Vec<usize>,
-    ) -> Result<Case> {
-        let nd = shape.len();
-        let perm = shuffled(u, nd)?;
-        let flips = (0..nd).map(|_| u.arbitrary()).collect::<Result<_>>()?;
-        let steps = (0..nd)
-            .map(|_| u.int_in_range(1..=2))
-            .collect::<Result<_>>()?;
         Ok(Case {
             pattern,
             lengths,
-            shape,
-            perm,
-            flips,
-            steps,
+            layout: Layout::generate(u, shape)?,
         })
+    }
+
+    /// Structured, or (one time in four) raw.
+    pub fn any(u: &mut Unstructured<'_>, drop_output: bool, add_output: bool) -> Result<Case> {
+        if u.ratio(1, 4)? {
+            Case::raw(u)
+        } else {
+            Case::generate(u, drop_output, add_output)
+        }
     }
 
     pub fn lengths(&self) -> Vec<(&str, usize)> {
         self.lengths.iter().map(|(n, l)| (n.as_str(), *l)).collect()
     }
+}
 
-    /// The storage: the logical shape (times steps) in permuted order.
-    pub fn storage(&self) -> ArrayD<i64> {
-        let stored: Vec<usize> = self
-            .perm
-            .iter()
-            .map(|&d| self.shape[d] * self.steps[d])
-            .collect();
-        let n: usize = stored.iter().product();
-        ArrayD::from_shape_vec(IxDyn(&stored), (0..n as i64).collect()).expect("sized to fit")
+/// A product that is 0 when a factor is, `None` when it overflows.
+fn oracle_product(lens: impl Iterator<Item = usize>) -> Option<usize> {
+    let lens: Vec<usize> = lens.collect();
+    if lens.contains(&0) {
+        return Some(0);
     }
-
-    /// The logical view into `storage()`: permuted back, stepped, flipped.
-    pub fn view<'a>(&self, storage: &'a ArrayD<i64>) -> ArrayViewD<'a, i64> {
-        let mut inverse = vec![0; self.perm.len()];
-        for (i, &d) in self.perm.iter().enumerate() {
-            inverse[d] = i;
-        }
-        let mut v = storage.view().permuted_axes(IxDyn(&inverse));
-        for d in 0..self.perm.len() {
-            v.slice_axis_inplace(Axis(d), Slice::new(0, None, self.steps[d] as isize));
-            if self.flips[d] {
-                v.invert_axis(Axis(d));
-            }
-        }
-        v
-    }
+    lens.iter().try_fold(1usize, |a, &n| a.checked_mul(n))
 }
 
 /// A random einsum: operands and output as groups of axis numbers, with a
-/// tensor per operand (values small, in a random layout).
+/// layout per operand.
 #[derive(Debug)]
 pub struct EinsumCase {
     pub lens: Vec<usize>,
     pub operands: Vec<Vec<Vec<usize>>>,
     pub output: Vec<Vec<usize>>,
-    pub layouts: Vec<Case>,
+    pub layouts: Vec<Layout>,
 }
 
 impl EinsumCase {
     pub fn generate(u: &mut Unstructured<'_>) -> Result<EinsumCase> {
         let n = u.int_in_range(1..=4)?;
-        let lens: Vec<usize> = (0..n).map(|_| u.int_in_range(0..=3)).collect::<Result<_>>()?;
+        let lens: Vec<usize> = (0..n).map(|_| length(u)).collect::<Result<_>>()?;
         let mut operands = Vec::new();
         for _ in 0..u.int_in_range(1..=3)? {
             let mut axes: Vec<usize> = (0..n).filter(|_| u.arbitrary().unwrap_or(false)).collect();
@@ -188,17 +323,34 @@ impl EinsumCase {
             let order = shuffled(u, axes.len())?;
             operands.push(groups(u, order.into_iter().map(|i| axes[i]).collect())?);
         }
-        let used: Vec<usize> = (0..n).filter(|a| operands.iter().flatten().flatten().any(|b| b == a)).collect();
-        let mut out: Vec<usize> = used.into_iter().filter(|_| u.arbitrary().unwrap_or(false)).collect();
+        let used: Vec<usize> = (0..n)
+            .filter(|a| operands.iter().flatten().flatten().any(|b| b == a))
+            .collect();
+        let mut out: Vec<usize> = used
+            .into_iter()
+            .filter(|_| u.arbitrary().unwrap_or(false))
+            .collect();
         let order = shuffled(u, out.len())?;
         out = order.into_iter().map(|i| out[i]).collect();
         let output = groups(u, out)?;
         let mut layouts = Vec::new();
         for op in &operands {
-            let shape = op.iter().map(|g| g.iter().map(|&a| lens[a]).product()).collect();
-            layouts.push(Case::with_layout(u, String::new(), Vec::new(), shape)?);
+            let shape: Vec<usize> = op
+                .iter()
+                .map(|g| oracle_product(g.iter().map(|&a| lens[a])))
+                .collect::<Option<_>>()
+                .ok_or(arbitrary::Error::IncorrectFormat)?;
+            if !buildable(&shape) {
+                return Err(arbitrary::Error::IncorrectFormat);
+            }
+            layouts.push(Layout::generate(u, shape)?);
         }
-        Ok(EinsumCase { lens, operands, output, layouts })
+        Ok(EinsumCase {
+            lens,
+            operands,
+            output,
+            layouts,
+        })
     }
 
     /// The pattern text, e.g. `a (b c), c -> (a b)`.
@@ -220,38 +372,17 @@ impl EinsumCase {
             .collect();
         given.sort_unstable();
         given.dedup();
-        given.into_iter().map(|a| (NAMES[a], self.lens[a])).collect()
+        given
+            .into_iter()
+            .map(|a| (NAMES[a], self.lens[a]))
+            .collect()
     }
+}
 
-    /// Einsum by its definition: every assignment of every axis.
-    pub fn reference(&self, xs: &[ArrayViewD<'_, i64>]) -> ArrayD<i64> {
-        let index = |dims: &[Vec<usize>], at: &[usize]| -> Vec<usize> {
-            dims.iter().map(|g| g.iter().fold(0, |acc, &a| acc * self.lens[a] + at[a])).collect()
-        };
-        let out_shape: Vec<usize> = self.output.iter().map(|g| g.iter().map(|&a| self.lens[a]).product()).collect();
-        let mut out = ArrayD::<i64>::zeros(IxDyn(&out_shape));
-        // Axes no operand has do not take part (their length is moot).
-        let lens: Vec<usize> = (0..self.lens.len())
-            .map(|a| {
-                let used = self.operands.iter().flatten().flatten().any(|&b| b == a);
-                if used { self.lens[a] } else { 1 }
-            })
-            .collect();
-        let total: usize = lens.iter().product();
-        let mut at = vec![0; self.lens.len()];
-        for mut k in 0..total {
-            for (slot, &len) in at.iter_mut().zip(&lens).rev() {
-                *slot = k % len;
-                k /= len;
-            }
-            let mut prod = 1i64;
-            for (x, dims) in xs.iter().zip(&self.operands) {
-                // A repeated axis takes one value: the diagonal.
-                prod = prod.wrapping_mul(x[IxDyn(&index(dims, &at))]);
-            }
-            let o = index(&self.output, &at);
-            out[IxDyn(&o)] = out[IxDyn(&o)].wrapping_add(prod);
-        }
-        out
+/// Fails the fuzz run with the case and the reason when `verdict` is an
+/// error.
+pub fn check(case: &impl std::fmt::Debug, what: &str, verdict: std::result::Result<(), String>) {
+    if let Err(why) = verdict {
+        panic!("{what}: {why}\n{case:#?}");
     }
 }

@@ -61,10 +61,14 @@
 //! - **Lists of arrays** use separate functions (`rearrange_list`, …)
 //!   because Rust has no overloading on "array or list".
 //! - **Names are letters, digits and `_` only.** einops accepts any Python
-//!   identifier, including `…` (U+2026) as an ordinary axis name, and reads
-//!   non-ASCII digits such as `٣` as a number; einplan rejects both with a
+//!   identifier, including `…` (U+2026) as an ordinary axis name and
+//!   numerals such as `Ⅻ` as a name's first character, and reads non-ASCII
+//!   digits such as `٣` as a number; einplan rejects all three with a
 //!   pointed error. `...b` is rejected by both (einplan does not read it as
 //!   `... b`).
+//! - **`unpack` takes einops' `-1`.** Give the packed shapes as signed
+//!   integers ([`PackedLength`]) and one length in one shape may be `-1`:
+//!   it takes what the other pieces leave, as in einops.
 //! - **Clear errors where einops raises Python's.** A missing or doubled
 //!   `->` (einops: `ValueError` from tuple unpacking), a zero length in a
 //!   group with an unknown axis (einops: `ZeroDivisionError`), an empty
@@ -73,7 +77,10 @@
 //!   both sides (a grouped convolution is one einsum), `1`/`()` unit axes.
 //!   Lengths must match exactly: no broadcasting from length 1 (numpy
 //!   broadcasts silently). A `...` missing from the output is summed, as
-//!   in `reduce` (numpy raises). Sums accumulate in the element type, as in
+//!   in `reduce` (numpy raises). As in einops, `_` is an ordinary axis
+//!   name in einsum (elsewhere it is `parse_shape`'s "skip"), and an
+//!   output `...` when no operand has one stands for no axes
+//!   (`a b c -> ...` is the sum of all elements). Sums accumulate in the element type, as in
 //!   numpy.
 //! - **Limits.** Patterns longer than 4096 bytes and inputs with more than
 //!   64 dimensions are rejected (see *Input safety* in the crate docs).
@@ -91,6 +98,7 @@
 //! [`Repeat`]: crate::Repeat
 //! [`einsum`]: crate::einsum
 //! [`Plan::is_view`]: crate::Plan::is_view
+//! [`PackedLength`]: crate::PackedLength
 //! [`Error`]: crate::Error
 //! [`ErrorKind::EmptyReduction`]: crate::ErrorKind::EmptyReduction
 //! [`ErrorKind::IntegerOverflow`]: crate::ErrorKind::IntegerOverflow

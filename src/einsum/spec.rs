@@ -4,7 +4,9 @@
 //! Einsum's rules differ from rearrange's: an axis may appear in several
 //! operands and more than once in one operand (a diagonal), input axes may
 //! be missing from the output (they are summed), but every output axis must
-//! come from an input and appear there once.
+//! come from an input and appear there once. `_` is a name like any other,
+//! and a `...` in the output when no operand has one stands for no axes,
+//! as in einops.
 
 use std::collections::HashMap;
 
@@ -114,10 +116,10 @@ impl Spec {
                 }
                 let mut items = SmallVec::new();
                 for atom in term.atoms() {
-                    if let AtomKind::Name(name) = &atom.kind {
+                    if let Some(name) = axis_name(&atom.kind) {
                         let id = *by_name.entry(name).or_insert_with(|| {
                             axes.push(NamedAxis {
-                                name: name.clone(),
+                                name: name.to_owned(),
                                 span: atom.span,
                                 len: None,
                             });
@@ -138,16 +140,16 @@ impl Spec {
             });
         }
 
-        let any_ellipsis = operands.iter().any(|o| o.ellipsis.is_some());
         let mut output = Vec::with_capacity(ast.output.terms.len());
         for term in &ast.output.terms {
             let mut items = SmallVec::new();
             for atom in term.atoms() {
                 match &atom.kind {
-                    AtomKind::Name(name) => {
-                        let Some(&id) = by_name.get(name.as_str()) else {
+                    AtomKind::Name(_) | AtomKind::Skip => {
+                        let name = axis_name(&atom.kind).unwrap_or_default();
+                        let Some(&id) = by_name.get(name) else {
                             let kind = ErrorKind::OneSidedAxis {
-                                name: name.clone(),
+                                name: name.to_owned(),
                                 side: Side::Output,
                                 op: OP,
                             };
@@ -155,13 +157,8 @@ impl Spec {
                         };
                         items.push(Item::Axis(id, atom.span));
                     }
-                    AtomKind::Ellipsis if !any_ellipsis => {
-                        let kind = ErrorKind::OneSidedEllipsis {
-                            side: Side::Output,
-                            op: OP,
-                        };
-                        return Err(err(kind, atom.span));
-                    }
+                    // With no `...` in any operand, it stands for no axes
+                    // (as in einops and numpy).
                     AtomKind::Ellipsis if matches!(term, Term::Atom(_)) => {}
                     AtomKind::Ellipsis => items.push(Item::Ellipsis),
                     // Units; the rest is rejected by `check_side`.
@@ -226,24 +223,18 @@ fn check_side(text: &str, expr: &Expr, side: Side) -> Result<(), Error> {
                     };
                     return Err(err(kind, atom.span));
                 }
-                AtomKind::Skip => {
-                    let kind = ErrorKind::Unsupported {
-                        what: "`_`",
-                        op: OP,
-                    };
-                    return Err(err(kind, atom.span));
-                }
                 AtomKind::Number(1) => {}
                 &AtomKind::Number(len) => {
                     let kind = ErrorKind::AnonymousAxis { op: OP, len, side };
                     return Err(err(kind, atom.span));
                 }
                 // Repeating an axis in one operand takes a diagonal.
-                AtomKind::Name(_) if side == Side::Input => {}
-                AtomKind::Name(name) => {
-                    if let Some(&first) = seen.get(name.as_str()) {
+                AtomKind::Name(_) | AtomKind::Skip if side == Side::Input => {}
+                AtomKind::Name(_) | AtomKind::Skip => {
+                    let name = axis_name(&atom.kind).unwrap_or_default();
+                    if let Some(&first) = seen.get(name) {
                         let kind = ErrorKind::DuplicateAxis {
-                            name: name.clone(),
+                            name: name.to_owned(),
                             side,
                         };
                         return Err(err(kind, atom.span).with_aux(first));
@@ -263,4 +254,14 @@ fn check_side(text: &str, expr: &Expr, side: Side) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The name of an axis atom. In einsum, as in einops' einsum, `_` is an
+/// ordinary axis name (elsewhere it means "skip this axis").
+fn axis_name(kind: &AtomKind) -> Option<&str> {
+    match kind {
+        AtomKind::Name(name) => Some(name),
+        AtomKind::Skip => Some("_"),
+        _ => None,
+    }
 }

@@ -70,6 +70,27 @@ fn ellipsis() {
     };
     assert_eq!(glued("a ...b -> a"), ("...b".to_owned(), 2..6));
     assert_eq!(glued("a b... -> a"), ("b...".to_owned(), 2..6));
+    // Dots after a word that are not an ellipsis are stray, or a decimal.
+    assert_eq!(t_err("a.b -> a b"), (ErrorKind::StrayDot, 1..2));
+    assert_eq!(t_err("a b.. -> a b"), (ErrorKind::StrayDot, 3..5));
+    assert_eq!(glued("1.5 b -> b"), ("1.5".to_owned(), 0..3));
+    assert_eq!(t_err("a 2. -> a"), (ErrorKind::StrayDot, 3..4));
+}
+
+// Numerals that are not ASCII digits are numeric, so not a name's start.
+#[test]
+fn numeric_characters() {
+    for p in ["Ⅻ b -> b Ⅻ", "٣a b -> b"] {
+        let (kind, _) = t_err(p);
+        let ErrorKind::InvalidName { reason, .. } = kind else {
+            panic!("{p}: {kind:?}");
+        };
+        assert!(reason.contains("numeric character"), "{p}: {reason}");
+    }
+    let (ErrorKind::InvalidName { reason, .. }, _) = t_err("2a -> 2a") else {
+        panic!()
+    };
+    assert_eq!(reason, "a name cannot start with a digit");
 }
 
 // group := "(" atom* ")"
