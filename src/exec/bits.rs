@@ -42,7 +42,7 @@ pub(super) unsafe fn words<T: Word>(src: *const T, dst: *mut T, loops: &[Loop], 
     let count: usize = loops.iter().map(|l| l.len).product();
     let bytes = count.saturating_mul(size_of::<T>());
     let limit = stream_bytes();
-    let mover = Bits::<T>::new(bytes >= limit, bytes / 2 >= limit);
+    let mover = Bits::<T>::new(bytes >= limit);
     #[cfg(feature = "rayon")]
     {
         let threads = threads_for(bytes);
@@ -123,13 +123,12 @@ pub(super) fn has_avx() -> bool {
 /// streaming stores for large outputs.
 struct Bits<T> {
     avx: bool,
-    /// Streaming stores for lines.
+    /// Streaming stores, for lines and for transposed tiles alike. On
+    /// cold caches (the benchmark protocol) a transposed 16 MiB output
+    /// (W3) ran at 70% of memcpy with them and 16% without: its tiles
+    /// write 64 lines 4 KiB apart, which without streaming are each read
+    /// before being written.
     stream: bool,
-    /// Streaming stores for transposed tiles: only from twice the lines'
-    /// threshold. A transposed 16 MiB output (W3) ran at about half the
-    /// speed with them, most of it still fitting the last-level cache;
-    /// at 64 MiB (W2) they neither helped nor hurt.
-    stream_tiles: bool,
     _word: PhantomData<T>,
 }
 
@@ -141,12 +140,11 @@ impl<T> Clone for Bits<T> {
 impl<T> Copy for Bits<T> {}
 
 impl<T: Word> Bits<T> {
-    fn new(stream: bool, stream_tiles: bool) -> Bits<T> {
+    fn new(stream: bool) -> Bits<T> {
         let x86 = cfg!(target_arch = "x86_64");
         Bits {
             avx: has_avx(),
             stream: stream && x86,
-            stream_tiles: stream && stream_tiles && x86,
             _word: PhantomData,
         }
     }
@@ -184,8 +182,7 @@ impl<T: Word> Mover for Bits<T> {
     unsafe fn tile(self, t: Tile<T, T>) {
         // SAFETY: AVX was detected; the unit strides are checked; the
         // tile's offsets are elements (contract).
-        if self.avx && t.si == 1 && t.dj == 1 && unsafe { T::transpose_avx(&t, self.stream_tiles) }
-        {
+        if self.avx && t.si == 1 && t.dj == 1 && unsafe { T::transpose_avx(&t, self.stream) } {
             return;
         }
         // SAFETY: as this function's contract.

@@ -31,11 +31,17 @@ pub(super) fn stream_bytes() -> usize {
 }
 
 /// How many threads a kernel moving `bytes` should use: 1 below the
-/// threshold (without touching the pool), else the pool's size.
+/// threshold (without touching the pool), else the pool's size, but no
+/// more threads than there are thresholds' worth of bytes, so that each
+/// thread's share outweighs its hand-off.
 pub(super) fn threads_for(bytes: usize) -> usize {
     #[cfg(feature = "rayon")]
-    if bytes >= PARALLEL_BYTES.load(Ordering::Relaxed) {
-        return rayon::current_num_threads();
+    {
+        let min = PARALLEL_BYTES.load(Ordering::Relaxed);
+        if bytes >= min {
+            let most = bytes.checked_div(min).unwrap_or(usize::MAX);
+            return rayon::current_num_threads().min(most).max(1);
+        }
     }
     let _ = bytes;
     1
@@ -75,9 +81,18 @@ impl<S, D> Shared<S, D> {
     }
 }
 
-/// Calls `f(range, src, dst)` on the pool for consecutive ranges that
-/// cover `0..len` once: about four per thread, each a multiple of `grain`
-/// long (but the last).
+/// Calls `f(range, src, dst)` for consecutive ranges that cover `0..len`
+/// once: about eight per thread, each a multiple of `grain` long (but the
+/// last). The calling thread claims ranges itself, one at a time, and
+/// `threads - 1` helpers on the pool claim them too as soon as they get a
+/// core. When the other cores are busy with other processes, a helper
+/// that has not started yet costs the call nothing (the caller does its
+/// share), and one that is descheduled holds up only the range it is
+/// running: the call is about as fast as on one thread, not slower.
+///
+/// A panic inside `f` aborts the process: helpers may still be running
+/// `f`, which lives on the caller's stack. (The kernels that call this
+/// only move bits and add numbers.)
 ///
 /// # Safety
 ///
@@ -93,14 +108,104 @@ pub(super) unsafe fn chunked<S: Sync, D: Send>(
     dst: *mut D,
     f: impl Fn(std::ops::Range<usize>, *const S, *mut D) + Sync,
 ) {
-    use rayon::prelude::*;
+    use std::sync::Arc;
+
     let grain = grain.max(1);
-    let pieces = (threads * 4).min(len.div_ceil(grain)).max(1);
+    let pieces = (threads * 8).min(len.div_ceil(grain)).max(1);
     let chunk = (len.div_ceil(pieces).div_ceil(grain) * grain).max(1);
+    let total = len.div_ceil(chunk);
     let shared = Shared { src, dst };
-    (0..len.div_ceil(chunk)).into_par_iter().for_each(|p| {
+    let piece = move |p: usize| {
         let (src, dst) = shared.get();
         let start = p * chunk;
         f(start..(start + chunk).min(len), src, dst);
+    };
+    let job: &(dyn Fn(usize) + Sync) = &piece;
+    // SAFETY: only the lifetime is erased. Helpers call `job` only for a
+    // range they claimed (`Claims::run`), and this function returns only
+    // once every claimed range has finished (`wait`), or aborts if one
+    // panics; after that a helper only finds no range left and touches its
+    // own `Arc` of the counters, never `job`.
+    let job = Job(unsafe {
+        std::mem::transmute::<
+            *const (dyn Fn(usize) + Sync + '_),
+            *const (dyn Fn(usize) + Sync + 'static),
+        >(job)
     });
+    let claims = Arc::new(Claims {
+        next: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        total,
+    });
+    let abort = AbortOnUnwind;
+    for _ in 1..threads.min(total) {
+        let claims = Arc::clone(&claims);
+        // SAFETY: `job` is alive while any claimed range runs (above).
+        rayon::spawn(move || unsafe { claims.run(job) });
+    }
+    // SAFETY: as for the helpers; this thread owns `piece`.
+    unsafe { claims.run(job) };
+    claims.wait();
+    std::mem::forget(abort);
+}
+
+/// A type-erased pointer to a chunked call's range function.
+#[cfg(feature = "rayon")]
+#[derive(Clone, Copy)]
+struct Job(*const (dyn Fn(usize) + Sync + 'static));
+
+// SAFETY: the function is `Sync`, so it may be called from any thread;
+// the pointer is only dereferenced while the call that owns it waits.
+#[cfg(feature = "rayon")]
+unsafe impl Send for Job {}
+
+/// The ranges of one chunked call: the next to claim, and how many have
+/// finished.
+#[cfg(feature = "rayon")]
+struct Claims {
+    next: AtomicUsize,
+    done: AtomicUsize,
+    total: usize,
+}
+
+#[cfg(feature = "rayon")]
+impl Claims {
+    /// Claims and runs ranges until none is left.
+    ///
+    /// # Safety
+    ///
+    /// `job` points at a live function while a claimed range runs.
+    unsafe fn run(&self, job: Job) {
+        loop {
+            let p = self.next.fetch_add(1, Ordering::Relaxed);
+            if p >= self.total {
+                return;
+            }
+            // SAFETY: `p` was claimed, so the call that owns `job` has not
+            // returned (this function's contract).
+            unsafe { (*job.0)(p) };
+            // Release: the range's writes happen before the caller's
+            // acquiring load in `wait` sees the count.
+            self.done.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Waits until every range has finished.
+    fn wait(&self) {
+        while self.done.load(Ordering::Acquire) < self.total {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Aborts the process if dropped while unwinding: a chunked call may not
+/// unwind past ranges that helpers are still running.
+#[cfg(feature = "rayon")]
+struct AbortOnUnwind;
+
+#[cfg(feature = "rayon")]
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        std::process::abort();
+    }
 }

@@ -1,0 +1,388 @@
+//! The benchmark protocol of issue 15: einplan's `apply_into`, memcpy of
+//! the same bytes and ndarray's idiomatic way, sample by sample, on cold
+//! caches, printed as a markdown table.
+//!
+//! - Before every sample a 96 MiB buffer is read, so no contender starts
+//!   with its input or output in the caches (or finds the other's there).
+//! - memcpy and `apply_into` write into one destination buffer per
+//!   workload, allocated and written once before any timing: no page
+//!   faults inside a sample. ndarray allocates its result, as its
+//!   idiomatic way does.
+//! - Samples alternate memcpy, einplan, ndarray; 3 warm-up rounds, then
+//!   the median of 15 rounds.
+//! - The percentage is memcpy time / einplan time for the same bytes
+//!   (higher is better): the input's bytes for rearranges, the input's
+//!   plus the output's for reductions.
+//!
+//! Results are checked to agree before anything is timed. Threads come
+//! from rayon's pool (`RAYON_NUM_THREADS`); memcpy is one thread.
+//! `benches/README.md` has the command and the tables.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use einplan::{Rearrange, Reduce, Reduction};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
+
+const WARM_UP: usize = 3;
+const ROUNDS: usize = 15;
+const EVICT_BYTES: usize = 96 << 20;
+
+/// Reads every cache line of a buffer larger than the last-level cache.
+struct Evictor(Vec<u64>);
+
+impl Evictor {
+    fn new() -> Evictor {
+        Evictor((0..EVICT_BYTES / 8).map(|i| i as u64).collect())
+    }
+
+    fn evict(&self) {
+        let mut sum = 0u64;
+        for line in self.0.chunks_exact(8) {
+            sum = sum.wrapping_add(line[0]);
+        }
+        black_box(sum);
+    }
+}
+
+/// Times `f` after evicting the caches: one sample, per call of `f`
+/// when `calls > 1` (tiny workloads, where one call is below the clock's
+/// resolution).
+fn sample(ev: &Evictor, calls: usize, f: &mut dyn FnMut()) -> Duration {
+    ev.evict();
+    let t = Instant::now();
+    for _ in 0..calls {
+        f();
+    }
+    t.elapsed() / calls as u32
+}
+
+/// The median and the fastest of the samples.
+fn median(mut v: Vec<Duration>) -> (Duration, Duration) {
+    v.sort();
+    (v[v.len() / 2], v[0])
+}
+
+/// The medians and minima of one workload: memcpy, einplan, ndarray.
+struct Row {
+    name: &'static str,
+    memcpy: (Duration, Duration),
+    einplan: (Duration, Duration),
+    ndarray: (Duration, Duration),
+}
+
+/// Alternates the three contenders sample by sample.
+fn measure(
+    ev: &Evictor,
+    name: &'static str,
+    calls: usize,
+    memcpy: &mut dyn FnMut(),
+    einplan: &mut dyn FnMut(),
+    ndarray: &mut dyn FnMut(),
+) -> Row {
+    let mut t = [Vec::new(), Vec::new(), Vec::new()];
+    for round in 0..WARM_UP + ROUNDS {
+        let m = sample(ev, calls, memcpy);
+        let e = sample(ev, calls, einplan);
+        let n = sample(ev, calls, ndarray);
+        if round >= WARM_UP {
+            t[0].push(m);
+            t[1].push(e);
+            t[2].push(n);
+        }
+    }
+    let [m, e, n] = t;
+    Row {
+        name,
+        memcpy: median(m),
+        einplan: median(e),
+        ndarray: median(n),
+    }
+}
+
+/// One workload's buffers: the input, memcpy's source of the same number
+/// of bytes as the workload moves, and the destination shared by memcpy
+/// and einplan, written once up front.
+struct Buffers<T> {
+    src: Vec<T>,
+    dst: Vec<T>,
+}
+
+impl<T: Copy + Default> Buffers<T> {
+    fn new(memcpy_len: usize, out_len: usize, fill: T) -> Buffers<T> {
+        Buffers {
+            src: vec![fill; memcpy_len],
+            dst: vec![T::default(); memcpy_len.max(out_len)],
+        }
+    }
+
+    fn memcpy(&mut self) {
+        let n = self.src.len();
+        self.dst[..n].copy_from_slice(black_box(&self.src));
+        black_box(&mut self.dst);
+    }
+
+    fn out(&mut self, shape: &[usize]) -> ArrayViewMutD<'_, T> {
+        let n = shape.iter().product();
+        ArrayViewMutD::from_shape(IxDyn(shape), &mut self.dst[..n]).unwrap()
+    }
+}
+
+fn input<T>(shape: &[usize], f: impl Fn(usize) -> T) -> ArrayD<T> {
+    let n = shape.iter().product();
+    ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(f).collect()).unwrap()
+}
+
+/// A rearrange workload on f32: einplan's `apply_into` against ndarray's
+/// way, checked equal first.
+fn rearrange(
+    ev: &Evictor,
+    name: &'static str,
+    shape: &[usize],
+    op: Rearrange,
+    ndarray_way: impl Fn(ArrayViewD<'_, f32>) -> ArrayD<f32>,
+    calls: usize,
+) -> Row {
+    let x = input(shape, |i| i as f32);
+    let want = ndarray_way(x.view());
+    let mut b = Buffers::new(x.len(), want.len(), 1.0f32);
+    op.apply_into(&x, &mut b.out(want.shape())).unwrap();
+    assert_eq!(
+        b.out(want.shape()),
+        want,
+        "{name}: einplan and ndarray disagree"
+    );
+    let out_shape = want.shape().to_vec();
+    let b = std::cell::RefCell::new(b);
+    measure(
+        ev,
+        name,
+        calls,
+        &mut || b.borrow_mut().memcpy(),
+        &mut || {
+            let mut b = b.borrow_mut();
+            op.apply_into(black_box(&x), &mut b.out(&out_shape))
+                .unwrap();
+        },
+        &mut || {
+            black_box(ndarray_way(black_box(&x).view()));
+        },
+    )
+}
+
+/// A 2 × 2 window reduction of a (32, 240, 28, 28) array: `apply_into`
+/// against a reshape and two ndarray folds, checked equal first.
+fn pool<T>(
+    ev: &Evictor,
+    name: &'static str,
+    reduction: Reduction,
+    value: impl Fn(usize) -> T,
+    ndarray_way: impl Fn(ArrayViewD<'_, T>) -> ArrayD<T>,
+    agree: impl Fn(&T, &T) -> bool,
+) -> Row
+where
+    T: einplan::Reducible + Copy + Default + std::fmt::Debug,
+{
+    let shape = [32, 240, 28, 28];
+    let x = input(&shape, value);
+    let op = Reduce::new("b c (h 2) (w 2) -> b c h w", reduction).unwrap();
+    let want = ndarray_way(x.view());
+    let mut b = Buffers::new(x.len() + want.len(), want.len(), x[[0, 0, 0, 0]]);
+    op.apply_into(&x, &mut b.out(want.shape())).unwrap();
+    let ok = b
+        .out(want.shape())
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| agree(a, b));
+    assert!(ok, "{name}: einplan and ndarray disagree");
+    let out_shape = want.shape().to_vec();
+    let b = std::cell::RefCell::new(b);
+    measure(
+        ev,
+        name,
+        1,
+        &mut || b.borrow_mut().memcpy(),
+        &mut || {
+            let mut b = b.borrow_mut();
+            op.apply_into(black_box(&x), &mut b.out(&out_shape))
+                .unwrap();
+        },
+        &mut || {
+            black_box(ndarray_way(black_box(&x).view()));
+        },
+    )
+}
+
+fn split_pool<T>(v: ArrayViewD<'_, T>) -> ArrayViewD<'_, T> {
+    v.into_shape_with_order(IxDyn(&[32, 240, 14, 2, 14, 2]))
+        .unwrap()
+}
+
+fn main() {
+    let ev = Evictor::new();
+    let mut rows = Vec::new();
+
+    // W1: ShuffleNet's channel shuffle.
+    let op = Rearrange::new("b (c1 c2) h w -> b (c2 c1) h w")
+        .unwrap()
+        .with("c1", 3)
+        .unwrap();
+    rows.push(rearrange(
+        &ev,
+        "W1",
+        &[32, 240, 28, 28],
+        op,
+        |v| {
+            v.into_shape_with_order(IxDyn(&[32, 3, 80, 28 * 28]))
+                .unwrap()
+                .permuted_axes(IxDyn(&[0, 2, 1, 3]))
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(&[32, 240, 28, 28]))
+                .unwrap()
+        },
+        1,
+    ));
+
+    // W2: a large matrix transpose (power-of-two row strides).
+    let op = Rearrange::new("h w -> w h").unwrap();
+    rows.push(rearrange(
+        &ev,
+        "W2",
+        &[4096, 4096],
+        op,
+        |v| {
+            v.permuted_axes(IxDyn(&[1, 0]))
+                .as_standard_layout()
+                .into_owned()
+        },
+        1,
+    ));
+
+    // W3: channels-last to channels-first.
+    let op = Rearrange::new("b h w c -> b c h w").unwrap();
+    rows.push(rearrange(
+        &ev,
+        "W3",
+        &[64, 32, 32, 64],
+        op,
+        |v| {
+            v.permuted_axes(IxDyn(&[0, 3, 1, 2]))
+                .as_standard_layout()
+                .into_owned()
+        },
+        1,
+    ));
+
+    // W4: space-to-depth.
+    let op = Rearrange::new("b (h h2) (w w2) c -> b h w (h2 w2 c)")
+        .unwrap()
+        .with("h2", 2)
+        .unwrap()
+        .with("w2", 2)
+        .unwrap();
+    rows.push(rearrange(
+        &ev,
+        "W4",
+        &[16, 64, 64, 48],
+        op,
+        |v| {
+            v.into_shape_with_order(IxDyn(&[16, 32, 2, 32, 2, 48]))
+                .unwrap()
+                .permuted_axes(IxDyn(&[0, 1, 3, 2, 4, 5]))
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(&[16, 32, 32, 2 * 2 * 48]))
+                .unwrap()
+        },
+        1,
+    ));
+
+    // W5: the per-call cost on a tiny array, `apply_into` (a copy).
+    let op = Rearrange::new("b c h w -> b (h w) c").unwrap();
+    rows.push(rearrange(
+        &ev,
+        "W5",
+        &[2, 3, 4, 5],
+        op,
+        |v| {
+            v.permuted_axes(IxDyn(&[0, 2, 3, 1]))
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(&[2, 20, 3]))
+                .unwrap()
+        },
+        10_000,
+    ));
+
+    // W6: 2 × 2 mean pooling of f32.
+    rows.push(pool(
+        &ev,
+        "W6",
+        Reduction::Mean,
+        |i| (i % 1000) as f32 / 8.0,
+        |v| {
+            split_pool(v)
+                .mean_axis(Axis(5))
+                .unwrap()
+                .mean_axis(Axis(3))
+                .unwrap()
+        },
+        |a: &f32, b: &f32| (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+    ));
+
+    // W7: 2 × 2 sum pooling of i32 (integer arithmetic, no SIMD float path).
+    rows.push(pool(
+        &ev,
+        "W7",
+        Reduction::Sum,
+        |i| (i % 1000) as i32 - 500,
+        |v| split_pool(v).sum_axis(Axis(5)).sum_axis(Axis(3)),
+        |a: &i32, b: &i32| a == b,
+    ));
+
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
+    println!("RAYON_NUM_THREADS: {threads}, {}", cores());
+    // The fastest sample is printed as well: on a loaded machine a sample
+    // longer than the scheduler's time slice often waits for the core, so
+    // the medians of the longer workloads suffer first.
+    for (title, pick) in [("median of 15", 0), ("fastest of 15", 1)] {
+        let at = |d: (Duration, Duration)| if pick == 0 { d.0 } else { d.1 };
+        println!();
+        println!("{title}:");
+        println!();
+        println!("| workload | memcpy | einplan `apply_into` | ndarray |");
+        println!("|---|---|---|---|");
+        for r in &rows {
+            let m = at(r.memcpy);
+            let pct = |t: Duration| 100.0 * m.as_secs_f64() / t.as_secs_f64();
+            let (e, n) = (at(r.einplan), at(r.ndarray));
+            println!(
+                "| {} | {} | {} ({:.0}%) | {} ({:.0}%) |",
+                r.name,
+                show(m),
+                show(e),
+                pct(e),
+                show(n),
+                pct(n),
+            );
+        }
+    }
+}
+
+fn cores() -> String {
+    std::thread::available_parallelism()
+        .map(|n| format!("{n} cores"))
+        .unwrap_or_default()
+}
+
+fn show(d: Duration) -> String {
+    let ns = d.as_secs_f64() * 1e9;
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
