@@ -50,10 +50,14 @@
 //!    hold for every offset a nest forms, and threads write disjoint
 //!    elements.
 //! 4. **Once per plan.** A [`Prepared`](crate::layout::Prepared) nest or
-//!    view is made, with the checks of 1–3, for a standard-layout input of
-//!    the plan's input shape and a standard-layout output; it is used only
-//!    after checking that the arrays at hand have exactly that shape and
-//!    layout, and so the same strides.
+//!    view is made for a standard-layout input of the plan's input shape
+//!    and a standard-layout output: the input's layout with each
+//!    dimension split into axes whose lengths multiply to exactly its
+//!    length ([`Layout::split`](crate::layout::Layout::split) checks),
+//!    permuted, given stride-0 axes and merged, so that, as in 1, every
+//!    index is an index of the input; the nest is made as in 3. It is used
+//!    only after checking that the arrays at hand have exactly that shape
+//!    and layout, and so the same strides.
 //! 5. **Bit copies.** Elements are copied as raw bits, without calling
 //!    `Clone`, only when the element type *is* a primitive number or
 //!    `bool` (checked by type identity): types whose clone is a bit copy,

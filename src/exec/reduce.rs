@@ -200,16 +200,18 @@ macro_rules! float {
 float!(f32);
 float!(f64);
 
-/// Integers accumulate exactly, in `i128` or `u128`, and a result that
-/// does not fit the element type is reported as an error (numpy would
-/// widen; einplan keeps the element type and refuses to wrap). Up to 64
-/// bits, a sum cannot overflow the wide accumulator (fewer than 2^63
-/// elements of at most 2^64), and a product that fits the element type
-/// fits the accumulator at every step (partial products of non-zero
-/// integers grow in magnitude; a 0 absorbs everything). So the check is
-/// exact and independent of the order elements are visited in. For
-/// `i128` and `u128` the accumulator is the element type itself, checked
-/// at every step.
+/// Integers accumulate checked in a type twice as wide (`i64`/`u64` up to
+/// 32 bits, `i128`/`u128` for 64 bits and the pointer-sized types), and a
+/// result that does not fit the element type is reported as an error
+/// (numpy would widen; einplan keeps the element type and refuses to
+/// wrap). A product that fits the element type fits the accumulator at
+/// every step (partial products of non-zero integers grow in magnitude;
+/// a 0 absorbs everything), and a sum's partial sums stay within the
+/// accumulator unless there are more than 2^32 elements of extreme
+/// values, where the check errs on the side of an error. So the result
+/// does not depend on the order elements are visited in. For `i128` and
+/// `u128` the accumulator is the element type itself, checked at every
+/// step.
 macro_rules! int {
     ($($t:ty => $acc:ty, $wider:expr);* $(;)?) => {$(
         impl Numeric for $t {
@@ -247,14 +249,14 @@ macro_rules! int {
     )*};
 }
 int!(
-    i8 => i128, Some("i16");
-    i16 => i128, Some("i32");
-    i32 => i128, Some("i64");
+    i8 => i64, Some("i16");
+    i16 => i64, Some("i32");
+    i32 => i64, Some("i64");
     i64 => i128, Some("i128");
     i128 => i128, None;
-    u8 => u128, Some("u16");
-    u16 => u128, Some("u32");
-    u32 => u128, Some("u64");
+    u8 => u64, Some("u16");
+    u16 => u64, Some("u32");
+    u32 => u64, Some("u64");
     u64 => u128, Some("u128");
     u128 => u128, None;
     isize => i128, Some("i128");

@@ -137,8 +137,14 @@ pub(crate) fn prepared_view<'a, A, D: Dimension>(
     if !p.fits(x.shape(), x.is_standard_layout()) {
         return None;
     }
-    // SAFETY: the merged dimensions reach the offsets of the steps' axes,
-    // elements of any standard-layout input of this shape (invariants 1
-    // and 4), which `x` borrows for `'a`; no length is 0.
-    Some(unsafe { assemble(x.as_ptr(), view) })
+    // A standard layout's strides, and so their splits, permutations and
+    // merges, are non-negative: no axis needs flipping.
+    debug_assert!(view.offset == 0 && view.strides.iter().all(|&s| s >= 0));
+    let strides: layout::Lens = view.strides.iter().map(|&s| s as usize).collect();
+    let shape = IxDyn(&view.shape).strides(IxDyn(&strides));
+    // SAFETY: the merged dimensions reach the offsets of the plan's axes
+    // over a standard-layout input of this shape (split, permuted,
+    // broadcast and merged without leaving it, invariant 4), which `x`
+    // borrows for `'a`; the strides are non-negative and no length is 0.
+    Some(unsafe { ArrayView::from_shape_ptr(shape, x.as_ptr()) })
 }
