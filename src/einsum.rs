@@ -7,6 +7,7 @@
 //! [`run`](mod@run) executes a schedule. Compiled patterns and schedules
 //! are cached like rearrange's.
 
+mod checked;
 #[cfg(test)]
 mod reference;
 mod run;
@@ -109,20 +110,20 @@ use crate::error::Error;
 ///
 /// # Errors
 ///
-/// A malformed pattern; `*`, `_` or an anonymous axis other than `1`; an
+/// A malformed pattern; `*` or an anonymous axis other than `1`; an
 /// output axis that no operand has, or that the output repeats; a group
 /// with more than one unknown length (use [`Einsum::with`]). With the
 /// operands: a different number of operands than the pattern has; an
 /// operand whose rank does not match its part of the pattern; one axis with
 /// different lengths in two places (the error points at both); lengths that
 /// do not divide or match a group; products that overflow; a result too
-/// large to allocate. Every error points into the pattern; see [`Error`].
+/// large to allocate; with integer elements, a product or sum that does
+/// not fit the element type ([`ErrorKind::IntegerOverflow`]: einplan
+/// refuses where numpy would widen, and never wraps). Integer einsums run
+/// a checked loop rather than a matrix product, so they are slower than
+/// float ones. Every error points into the pattern; see [`Error`].
 ///
-/// # Panics
-///
-/// Only as integer arithmetic does: with integer elements, a product or sum
-/// that overflows panics when overflow checks are on (debug builds) and
-/// wraps otherwise.
+/// [`ErrorKind::IntegerOverflow`]: crate::ErrorKind::IntegerOverflow
 pub fn einsum<A: LinalgScalar>(
     pattern: &str,
     operands: &[ArrayViewD<'_, A>],
@@ -173,7 +174,7 @@ impl Einsum {
     ///
     /// # Errors
     ///
-    /// Syntax errors and the rules that need no shapes: no `*`, `_` or
+    /// Syntax errors and the rules that need no shapes: no `*` or
     /// anonymous axes other than `1`; at most one `...` per operand, and
     /// not in a group; output axes taken from the operands, each once.
     pub fn new(pattern: &str) -> Result<Einsum, Error> {
@@ -236,11 +237,8 @@ impl Einsum {
     /// # Errors
     ///
     /// The errors of [`einsum`] that involve the operands: their number,
-    /// ranks and lengths, overflow, and results too large to allocate.
-    ///
-    /// # Panics
-    ///
-    /// As [`einsum`]: only on integer overflow with overflow checks on.
+    /// ranks and lengths, overflow (of lengths, or of integer elements),
+    /// and results too large to allocate.
     pub fn apply<A: LinalgScalar>(
         &self,
         operands: &[ArrayViewD<'_, A>],

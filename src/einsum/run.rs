@@ -13,6 +13,7 @@ use ndarray::{
 };
 use smallvec::{SmallVec, smallvec};
 
+use super::checked;
 use super::schedule::{Axes, Gemm, Kind, OperandPlan, Schedule, Step};
 use super::spec::Spec;
 use crate::error::{Error, ErrorKind};
@@ -46,8 +47,8 @@ pub(super) fn run<A: LinalgScalar>(
         .operands
         .iter()
         .zip(operands)
-        .map(|(plan, x)| Some(prepare(plan, &schedule.lens, x)))
-        .collect();
+        .map(|(plan, x)| prepare(spec, plan, &schedule.lens, x).map(Some))
+        .collect::<Result<_, _>>()?;
     for step in &schedule.steps {
         let x = tensors[step.x].take();
         let y = tensors[step.y].take();
@@ -72,10 +73,11 @@ pub(super) fn run<A: LinalgScalar>(
 /// The operand as a view with one axis per distinct axis (a diagonal where
 /// an axis is repeated), its private axes summed.
 fn prepare<'a, A: LinalgScalar>(
+    spec: &Spec,
     plan: &OperandPlan,
     lens: &[usize],
     x: &ArrayViewD<'a, A>,
-) -> Tensor<'a, A> {
+) -> Result<Tensor<'a, A>, Error> {
     // One step per view axis; a repeated axis steps along every dimension
     // it names (a diagonal).
     let mut steps: Vec<ViewStep> = plan
@@ -94,10 +96,21 @@ fn prepare<'a, A: LinalgScalar>(
     let mut data = CowArray::from(checked_view(x, &steps));
     let mut axes = plan.axes.clone();
     for &p in &plan.summed {
-        data = CowArray::from(data.sum_axis(Axis(p)));
+        data = CowArray::from(match checked::integer::<A>() {
+            None => data.sum_axis(Axis(p)),
+            Some(_) => {
+                let sums = data.fold_axis(Axis(p), Some(A::zero()), |acc, &v| {
+                    acc.and_then(|acc| checked::add(acc, v))
+                });
+                if sums.iter().any(Option::is_none) {
+                    return Err(integer_overflow::<A>(spec));
+                }
+                sums.mapv(|v| v.unwrap_or_else(A::zero))
+            }
+        });
         axes.remove(p);
     }
-    Tensor { axes, data }
+    Ok(Tensor { axes, data })
 }
 
 /// Contracts `x` and `y` by `step` into a standard-layout array with
@@ -113,6 +126,23 @@ fn contract<A: LinalgScalar>(
     let shape: Axes = step.out.iter().map(|&id| lens[id]).collect();
     let size = shape.iter().product();
     let data = zeros(spec, size, spec.inputs_span)?;
+    if checked::integer::<A>().is_some() {
+        // Integers take the checked loop, whatever the schedule chose: a
+        // matrix product would wrap. Every axis of `x` or `y` that the
+        // result lacks is contracted (private axes were summed before).
+        let contracted: Axes = x
+            .axes
+            .iter()
+            .chain(y.axes.iter().filter(|a| !x.axes.contains(a)))
+            .filter(|a| !step.out.contains(a))
+            .copied()
+            .collect();
+        let mut out = ArrayD::from_shape_vec(IxDyn(&shape), data).expect("one slot per element");
+        if !multiply_add(lens, &step.out, &contracted, x, y, out.view_mut()) {
+            return Err(integer_overflow::<A>(spec));
+        }
+        return Ok(out);
+    }
     match &step.kind {
         Kind::Broadcast { contracted } => {
             let mut out =
@@ -133,6 +163,7 @@ fn contract<A: LinalgScalar>(
 
 /// `out = Σ_c x * y` over the `contracted` axes, with `x` and `y` viewed
 /// on `out_axes + contracted` (stride 0 along axes they do not have).
+/// `false` if an integer product or sum overflowed (see [`checked`]).
 fn multiply_add<A: LinalgScalar>(
     lens: &[usize],
     out_axes: &[usize],
@@ -140,7 +171,7 @@ fn multiply_add<A: LinalgScalar>(
     x: &Tensor<'_, A>,
     y: &Tensor<'_, A>,
     out: ArrayViewMutD<'_, A>,
-) {
+) -> bool {
     let target: Axes = out_axes.iter().chain(contracted).copied().collect();
     let x_all = spread(x, &target, lens);
     let y_all = spread(y, &target, lens);
@@ -168,14 +199,28 @@ fn multiply_add<A: LinalgScalar>(
         let xs = xs.permuted_axes(IxDyn(&order));
         let ys = ys.permuted_axes(IxDyn(&order));
         let zip = Zip::from(&mut out).and(&xs).and(&ys);
-        if first {
+        if checked::integer::<A>().is_some() {
+            let mut ok = true;
+            let start = first;
+            zip.for_each(|o, &a, &b| {
+                let acc = if start { A::zero() } else { *o };
+                match checked::mul_add(acc, a, b) {
+                    Some(v) => *o = v,
+                    None => ok = false,
+                }
+            });
+            if !ok {
+                return false;
+            }
+            first = false;
+        } else if first {
             zip.for_each(|o, &a, &b| *o = a * b);
             first = false;
         } else {
             zip.for_each(|o, &a, &b| *o = *o + a * b);
         }
         if !advance(&mut index, &inner) {
-            return;
+            return true;
         }
     }
 }
@@ -316,6 +361,16 @@ fn in_output_order<A: LinalgScalar>(
     let mut out = ArrayD::from_shape_vec(IxDyn(&shape), data).expect("one slot per element");
     out.assign(&last.data.view().permuted_axes(IxDyn(&perm)));
     Ok(out)
+}
+
+/// The error for an integer einsum whose products or sums overflow `A`.
+fn integer_overflow<A: 'static>(spec: &Spec) -> Error {
+    let kind = ErrorKind::IntegerOverflow {
+        operation: "einsum",
+        element: std::any::type_name::<A>(),
+        wider: checked::integer::<A>().flatten(),
+    };
+    Error::new(&spec.pattern, kind, spec.output_span)
 }
 
 /// `n` zeros, or the error that they do not fit in memory (pointing at
