@@ -82,6 +82,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod ast;
+#[cfg(feature = "candle")]
+pub mod candle;
 mod compiled;
 #[cfg(doc)]
 pub mod doc {
@@ -98,9 +100,12 @@ mod pack;
 mod parse;
 mod plan;
 pub mod prelude;
+mod recipe;
 mod reduction;
 mod resolve;
 mod span;
+mod strided;
+mod view;
 
 pub use crate::einsum::{Einsum, einsum};
 pub use crate::error::{Error, ErrorKind, Side};
@@ -110,7 +115,10 @@ pub use crate::ops::{
 };
 pub use crate::pack::{pack, parse_shape, unpack};
 pub use crate::plan::Plan;
+pub use crate::recipe::{Primitive, Recipe};
 pub use crate::reduction::{Reducible, Reduction};
+pub use crate::strided::Layout;
+pub use crate::view::{rearrange_view, repeat_view};
 
 /// Internals exposed for this crate's own tests, benches and fuzz targets.
 /// Not part of the public API: no stability promise, hidden from the docs.

@@ -731,3 +731,11 @@ impl fmt::Debug for Repeat {
             .finish()
     }
 }
+
+impl Reduce {
+    /// The reduction given to [`Reduce::new`].
+    #[cfg_attr(not(feature = "candle"), allow(dead_code))]
+    pub(crate) fn reduction(&self) -> Reduction {
+        self.reduction
+    }
+}

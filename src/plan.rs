@@ -65,6 +65,10 @@ pub struct Plan {
     prepared: Option<Prepared>,
     /// Where errors about the result point: the output side.
     output_span: Span,
+    /// Where errors about the input point: the input side.
+    input_span: Span,
+    /// For each output dimension, the group of the pattern it comes from.
+    output_spans: Vec<Span>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,10 +253,12 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
     let mut kept = Vec::new();
     let mut output_dims = Vec::with_capacity(ir.output.len());
     let mut output_shape = Vec::with_capacity(ir.output.len());
+    let mut output_spans = Vec::with_capacity(ir.output.len());
     for (group, &paren) in ir.output.iter().zip(&ir.output_parenthesised) {
         if group.is_bare_ellipsis(paren) {
             for i in 0..ellipsis_len {
                 let id = ellipsis_base + i;
+                output_spans.push(group.span);
                 output_dims.push((kept.len(), kept.len() + 1));
                 kept.push(id);
                 output_shape.push(lens[id].unwrap_or(0));
@@ -281,6 +287,7 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
             }
         }
         output_dims.push((start, kept.len()));
+        output_spans.push(group.span);
         output_shape.push(len);
     }
     // A shape ndarray cannot represent is refused here, even when a length
@@ -341,6 +348,8 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         steps,
         prepared: None,
         output_span: ir.output_span,
+        input_span: ir.input_span,
+        output_spans,
     };
     if plan.reduced.is_empty() {
         let lens: Vec<usize> = plan.axes.iter().map(|a| a.len).collect();
@@ -429,7 +438,8 @@ fn infer(
 
 impl fmt::Display for Plan {
     /// Explains the plan: elementary axes, split, permutation, reduction,
-    /// merge, and whether a standard-layout input gives a view.
+    /// merge, the same as primitive ops ([`Plan::recipe`]), and whether a
+    /// standard-layout input gives a view.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let axis = |id: &usize| self.axes[*id].label.as_str();
         let groups = |dims: &mut dyn Iterator<Item = &[usize]>| -> String {
@@ -463,12 +473,42 @@ impl fmt::Display for Plan {
         }
         let merge = groups(&mut self.output_dims.iter().map(|&(s, e)| &self.kept[s..e]));
         writeln!(f, "  merge:   {merge} -> {:?}", self.output_shape)?;
+        writeln!(f, "  recipe:  {}", self.recipe())?;
         let how = if self.is_view() {
             "view (no data moves for a standard-layout input)"
         } else {
             "copy"
         };
         write!(f, "  result:  {how}")
+    }
+}
+
+/// Accessors for the layout API (`strided`), the recipe and the views.
+impl Plan {
+    pub(crate) fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub(crate) fn input_span(&self) -> Span {
+        self.input_span
+    }
+
+    pub(crate) fn output_span(&self) -> Span {
+        self.output_span
+    }
+
+    /// The span of the pattern's group that output dimension `dim` comes
+    /// from.
+    pub(crate) fn output_dim_span(&self, dim: usize) -> Span {
+        self.output_spans
+            .get(dim)
+            .copied()
+            .unwrap_or(self.output_span)
+    }
+
+    /// An elementary axis' name as the plan's `Display` shows it.
+    pub(crate) fn axis_label(&self, axis: usize) -> &str {
+        &self.axes[axis].label
     }
 }
 
