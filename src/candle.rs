@@ -39,7 +39,6 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn, LinalgScalar};
 use crate::compiled::cached;
 use crate::einsum::Einsum;
 use crate::error::{Error, ErrorKind};
-use crate::exec;
 use crate::ir::Op;
 use crate::ops::{Rearrange, Reduce, Repeat};
 use crate::plan::Plan;
@@ -305,8 +304,7 @@ pub fn apply(plan: &Plan, x: &Tensor) -> Result<Tensor, Error> {
         ($($dtype:ident => $t:ty),*) => {
             match x.dtype() {
                 $(DType::$dtype => return with_slice::<$t, _>(plan, x, |src, layout| {
-                    let y = exec::rearrange(plan, layout.view_of(src, plan)?)?;
-                    tensor(plan, y.into_owned(), x.device())
+                    copy_slice::<$t>(plan, src, layout, x.device())
                 }),)*
                 _ => {}
             }
@@ -464,17 +462,19 @@ fn with_slice<T: WithDType, R>(
     f(data, &layout_of(layout, data.len())?)
 }
 
-/// A fresh contiguous tensor holding `y`, on `device`.
-fn tensor<T: WithDType>(plan: &Plan, y: ArrayD<T>, device: &Device) -> Result<Tensor, Error> {
-    let shape = y.shape().to_vec();
-    let data = if y.is_standard_layout() {
-        let (data, offset) = y.into_raw_vec_and_offset();
-        debug_assert!(offset.unwrap_or(0) == 0 || data.is_empty());
-        data
-    } else {
-        y.iter().copied().collect()
-    };
-    Tensor::from_vec(data, shape, device).map_err(wrap(plan.pattern()))
+/// Copies `src` at `layout` by a rearrange or repeat plan into a fresh
+/// contiguous tensor on `device` (the copy kernels, from any layout into a
+/// standard one; a zeroed `Vec` costs no more than untouched pages).
+fn copy_slice<T: WithDType>(
+    plan: &Plan,
+    src: &[T],
+    layout: &Layout,
+    device: &Device,
+) -> Result<Tensor, Error> {
+    let out = Layout::standard(plan.output_shape())?;
+    let mut dst = vec![T::from_f64(0.0); out.len()];
+    plan.copy(src, layout, &mut dst, &out)?;
+    Tensor::from_vec(dst, plan.output_shape(), device).map_err(wrap(plan.pattern()))
 }
 
 /// Reduces `src` at `layout` into a fresh tensor on `device`.

@@ -307,21 +307,6 @@ impl Layout {
     }
 }
 
-impl Layout {
-    /// A view of `data` with this layout as the input of `plan`, checked
-    /// against the plan's input shape and the slice.
-    #[cfg_attr(not(feature = "candle"), allow(dead_code))]
-    pub(crate) fn view_of<'a, T>(
-        &self,
-        data: &'a [T],
-        plan: &Plan,
-    ) -> Result<ArrayViewD<'a, T>, Error> {
-        plan.check_shape(Side::Input, self.shape())?;
-        self.array_view(data)
-            .map_err(|k| Error::new(plan.pattern(), k, plan.input_span()))
-    }
-}
-
 /// An error about a layout alone, with no pattern to point into.
 fn detached(kind: ErrorKind) -> Error {
     Error::new("", kind, Span::new(0, 0))
