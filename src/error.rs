@@ -107,6 +107,10 @@ impl Error {
             span,
             aux,
         } = &*self.inner;
+        // Errors about a layout alone have no pattern to point into.
+        if pattern.is_empty() && kind.is_layout() {
+            return format!("error: {kind}");
+        }
         let shown = Shown::new(pattern);
         let (from, to) = shown.window(*span);
         let mut line = String::new();
@@ -739,6 +743,95 @@ pub enum ErrorKind {
         /// The array's shape.
         found: Vec<usize>,
     },
+    /// A [`Layout`](crate::Layout) whose shape and strides have different
+    /// numbers of dimensions, or more than einplan accepts:
+    /// `Layout::new(&[2, 3], &[1], 0, 6)`.
+    #[error(
+        "a layout needs one stride per dimension (at most 64): the shape has {shape}, the strides {strides}"
+    )]
+    LayoutRank {
+        /// The number of lengths.
+        shape: usize,
+        /// The number of strides.
+        strides: usize,
+    },
+    /// A layout that reaches outside its buffer, or whose offsets overflow:
+    /// `Layout::new(&[2, 3], &[3, 1], 1, 6)` (its last element would be
+    /// element 6 of a buffer of 6).
+    #[error(
+        "a layout of shape {shape:?}, strides {strides:?} and offset {offset} does not fit a buffer of {buffer_len} elements"
+    )]
+    LayoutOutOfBounds {
+        /// The layout's shape.
+        shape: Vec<usize>,
+        /// Its strides, in elements.
+        strides: Vec<isize>,
+        /// Its offset, in elements.
+        offset: usize,
+        /// The length of the buffer.
+        buffer_len: usize,
+    },
+    /// A layout whose shape is not the shape the plan reads or writes:
+    /// a plan for input `[2, 3]` given a layout of shape `[3, 2]`.
+    #[error("the {side} layout has shape {found:?}, but the plan's {side} has shape {expected:?}")]
+    LayoutShape {
+        /// Which side of the plan.
+        side: Side,
+        /// The plan's shape.
+        expected: Vec<usize>,
+        /// The layout's shape.
+        found: Vec<usize>,
+    },
+    /// An output layout in which two indices may name the same element, so
+    /// a copy would write it twice: strides `[1, 1]` for shape `[2, 2]`,
+    /// or a stride 0.
+    #[error(
+        "the output layout of shape {shape:?} and strides {strides:?} writes some elements more than once"
+    )]
+    OverlappingOutput {
+        /// The layout's shape.
+        shape: Vec<usize>,
+        /// Its strides, in elements.
+        strides: Vec<isize>,
+    },
+    /// A result that is not a view of its input, asked for as one: the
+    /// merge of output dimension `dim` needs axes that do not lie one after
+    /// another in memory, such as `(c2 c1)` in `b (c1 c2) h w -> b (c2 c1)
+    /// h w`.
+    #[error(
+        "output axis {dim} merges `{axes}`, which do not lie one after another in memory: the result needs a copy"
+    )]
+    NeedsCopy {
+        /// The output dimension.
+        dim: usize,
+        /// The elementary axes it merges, such as "c2 c1".
+        axes: String,
+    },
+    /// A copy asked of a plan that reduces axes: use
+    /// [`Plan::reduce_into`](crate::Plan::reduce_into).
+    #[error("the plan reduces `{axes}`, which a copy or a view cannot do")]
+    ReducesAxes {
+        /// The reduced elementary axes, such as "h w".
+        axes: String,
+    },
+    /// Operands of different element types where one type is needed: an
+    /// einsum of an `f32` and an `f64` candle tensor.
+    #[error("the operands have different element types")]
+    MixedElementTypes,
+    /// An element type the operation does not take: einsum on `f16`
+    /// candle tensors.
+    #[error("{op} does not take `{element}` elements")]
+    UnsupportedElementType {
+        /// The operation.
+        op: &'static str,
+        /// The element type's name.
+        element: &'static str,
+    },
+    /// candle failed while running a pattern on a tensor (the `candle`
+    /// feature); candle's own error is inside.
+    #[cfg(feature = "candle")]
+    #[error("candle: {0}")]
+    Candle(#[source] crate::candle::CandleError),
 }
 
 /// The hint for an axis or `...` on one side only, by operation and side.
@@ -768,5 +861,16 @@ impl ErrorKind {
             | ErrorKind::ExtraStar { .. } => Some("`-` marks the other place"),
             _ => None,
         }
+    }
+}
+
+impl ErrorKind {
+    /// Whether the error is about a [`Layout`](crate::Layout) as such,
+    /// which may come with no pattern.
+    fn is_layout(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::LayoutRank { .. } | ErrorKind::LayoutOutOfBounds { .. }
+        )
     }
 }

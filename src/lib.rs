@@ -26,6 +26,38 @@
 //! Stages 1–2 run once per pattern ([`Rearrange::new`]); stage 3 once per
 //! input shape (cached); only stage 4 runs per call.
 //!
+//! # Any tensor code
+//!
+//! A [`Plan`] is layout arithmetic and nothing else, so it runs on any
+//! memory a shape, strides and an offset describe. A [`Layout`] is such a
+//! description, checked against its buffer; [`Plan::copy`],
+//! [`Plan::reduce_into`] and [`Plan::fold_into`] run a plan from one plain
+//! slice into another with the same kernels as the `ndarray` entry
+//! points, and [`Plan::view`] says where the result lies in the input's
+//! buffer when no copy is needed. An interleaved RGB image in a `Vec<u8>`
+//! to planes:
+//!
+//! ```
+//! use einplan::{Layout, Rearrange};
+//!
+//! let (h, w) = (2, 3);
+//! let hwc: Vec<u8> = (0..(h * w * 3) as u8).collect(); // r g b r g b ...
+//! let plan = Rearrange::new("h w c -> c h w")?.plan(&[h, w, 3])?;
+//! let mut chw = vec![0u8; hwc.len()];
+//! plan.copy(&hwc, &Layout::standard(&[h, w, 3])?, &mut chw, &Layout::standard(&[3, h, w])?)?;
+//! assert_eq!(chw, [0, 3, 6, 9, 12, 15, 1, 4, 7, 10, 13, 16, 2, 5, 8, 11, 14, 17]);
+//! # Ok::<(), einplan::Error>(())
+//! ```
+//!
+//! For tensor libraries with their own operations (GPU ones included),
+//! [`Plan::recipe`] gives the plan as primitive ops (reshape, permute,
+//! reduce, insert axes, broadcast) to run with that library's own
+//! functions. With the `candle` feature, the module `einplan::candle`
+//! does this for `candle_core::Tensor`, and takes einplan's kernels for
+//! CPU tensors. For `ndarray` code that must not copy,
+//! [`rearrange_view`] returns a view or an error naming the merge that
+//! would need a copy.
+//!
 //! # Pattern syntax
 //!
 //! The einops grammar: axis names (Unicode letters and digits and `_`, not
@@ -75,6 +107,8 @@
 //!   are identical to a single thread's.
 //! - `shufflenet`: only for the `shufflenet` example binary (weights in
 //!   safetensors); library users do not need it.
+//! - `candle`: einops patterns on `candle_core::Tensor` (module
+//!   `candle`): CPU build, candle's default features off.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -82,6 +116,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod ast;
+#[cfg(feature = "candle")]
+pub mod candle;
 mod compiled;
 #[cfg(doc)]
 pub mod doc {
@@ -99,12 +135,15 @@ mod pack;
 mod parse;
 mod plan;
 pub mod prelude;
+mod recipe;
 mod reducible;
 mod reduction;
 mod resolve;
 mod span;
 #[cfg(any(feature = "proptest", feature = "arbitrary"))]
 pub mod strategies;
+mod strided;
+mod view;
 
 pub use crate::einmix::EinMix;
 pub use crate::einsum::{Einsum, einsum};
@@ -115,8 +154,11 @@ pub use crate::ops::{
 };
 pub use crate::pack::{PackedLength, pack, parse_shape, unpack};
 pub use crate::plan::Plan;
+pub use crate::recipe::{Primitive, Recipe};
 pub use crate::reducible::Reducible;
 pub use crate::reduction::Reduction;
+pub use crate::strided::Layout;
+pub use crate::view::{rearrange_view, repeat_view};
 
 /// Internals exposed for this crate's own tests, benches and fuzz targets.
 /// Not part of the public API: no stability promise, hidden from the docs.

@@ -435,3 +435,10 @@ where
     }
     Ok(parts)
 }
+
+/// The position of the `*` of a pack or unpack pattern: how many axes
+/// come before it.
+#[cfg_attr(not(feature = "candle"), allow(dead_code))]
+pub(crate) fn star_position(pattern: &str, op: &'static str) -> Result<usize, Error> {
+    Ok(pack_pattern(pattern, op)?.before)
+}

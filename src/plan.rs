@@ -65,6 +65,10 @@ pub struct Plan {
     prepared: Option<Prepared>,
     /// Where errors about the result point: the output side.
     output_span: Span,
+    /// Where errors about the input point: the input side.
+    input_span: Span,
+    /// For each output dimension, the group of the pattern it comes from.
+    output_spans: Vec<Span>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,6 +313,7 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         input_dims,
         output,
         output_spans,
+        input_span: ir.input_span,
         output_span: ir.output_span,
     })
 }
@@ -332,6 +337,8 @@ pub(crate) struct Groups<'a> {
     pub(crate) output: Vec<SmallVec<[usize; 4]>>,
     /// Where an overflow of each output dimension points.
     pub(crate) output_spans: Vec<Span>,
+    /// Where errors about the whole input point.
+    pub(crate) input_span: Span,
     /// Where errors about the whole result point.
     pub(crate) output_span: Span,
 }
@@ -413,6 +420,8 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
         steps,
         prepared,
         output_span: g.output_span,
+        input_span: g.input_span,
+        output_spans: g.output_spans,
     })
 }
 
@@ -542,7 +551,8 @@ fn infer(
 
 impl fmt::Display for Plan {
     /// Explains the plan: elementary axes, split, permutation, reduction,
-    /// merge, and whether a standard-layout input gives a view.
+    /// merge, the same as primitive ops ([`Plan::recipe`]), and whether a
+    /// standard-layout input gives a view.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let axis = |id: &usize| self.axes[*id].label.as_str();
         let groups = |dims: &mut dyn Iterator<Item = &[usize]>| -> String {
@@ -576,12 +586,42 @@ impl fmt::Display for Plan {
         }
         let merge = groups(&mut self.output_dims.iter().map(|&(s, e)| &self.kept[s..e]));
         writeln!(f, "  merge:   {merge} -> {:?}", self.output_shape)?;
+        writeln!(f, "  recipe:  {}", self.recipe())?;
         let how = if self.is_view() {
             "view (no data moves for a standard-layout input)"
         } else {
             "copy"
         };
         write!(f, "  result:  {how}")
+    }
+}
+
+/// Accessors for the layout API (`strided`), the recipe and the views.
+impl Plan {
+    pub(crate) fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub(crate) fn input_span(&self) -> Span {
+        self.input_span
+    }
+
+    pub(crate) fn output_span(&self) -> Span {
+        self.output_span
+    }
+
+    /// The span of the pattern's group that output dimension `dim` comes
+    /// from.
+    pub(crate) fn output_dim_span(&self, dim: usize) -> Span {
+        self.output_spans
+            .get(dim)
+            .copied()
+            .unwrap_or(self.output_span)
+    }
+
+    /// An elementary axis' name as the plan's `Display` shows it.
+    pub(crate) fn axis_label(&self, axis: usize) -> &str {
+        &self.axes[axis].label
     }
 }
 

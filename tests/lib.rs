@@ -1,5 +1,7 @@
 //! The integration tests, built as one binary.
 
+#[cfg(feature = "candle")]
+mod candle;
 mod common;
 mod einmix;
 mod einsum;
@@ -11,7 +13,9 @@ mod oracle_fixtures;
 mod pack;
 mod prop;
 mod rearrange;
+mod recipe;
 mod regression_fuzz;
+mod slice_api;
 #[cfg(feature = "proptest")]
 mod strategies;
 mod threads;

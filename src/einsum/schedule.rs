@@ -727,6 +727,7 @@ fn arrange(
         input_dims: (0..axes.len()).map(|k| smallvec![k]).collect(),
         output_spans: vec![spec.inputs_span; output.len()],
         output,
+        input_span: spec.inputs_span,
         output_span: spec.inputs_span,
     })?;
     Ok(Arc::new(plan))

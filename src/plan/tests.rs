@@ -160,6 +160,7 @@ fn display_explains_the_plan() {
          \x20 split:   (b) (c1 c2) (h) (w)\n\
          \x20 permute: b c2 c1 h w\n\
          \x20 merge:   (b) (c2 c1) (h) (w) -> [2, 6, 4, 4]\n\
+         \x20 recipe:  reshape [2, 3, 2, 4, 4] → permute [0, 2, 1, 3, 4] → reshape [2, 6, 4, 4]\n\
          \x20 result:  copy"
     );
     let plan = plan_of(Op::Reduce, "b (h 2) ... -> b h", &[], &[2, 4, 3]).unwrap();
@@ -171,6 +172,7 @@ fn display_explains_the_plan() {
          \x20 permute: b h\n\
          \x20 reduce:  2 ...0\n\
          \x20 merge:   (b) (h) -> [2, 2]\n\
+         \x20 recipe:  reshape [2, 2, 2, 3] → reduce [2, 3]\n\
          \x20 result:  copy"
     );
 }
