@@ -590,9 +590,10 @@ fn shape_only(shape: &[usize]) -> ArrayD<()> {
 ///
 /// # Errors
 ///
-/// As [`crate::einsum`]; [`ErrorKind::Mismatch`] for operands of
-/// different element types or of a type einsum does not take (`f16`,
-/// `bf16`); [`ErrorKind::Candle`] if candle fails.
+/// As [`crate::einsum`]; [`ErrorKind::MixedElementTypes`] for operands of
+/// different element types, [`ErrorKind::UnsupportedElementType`] for a
+/// type einsum does not take (`f16`, `bf16`); [`ErrorKind::Candle`] if
+/// candle fails.
 pub fn einsum(pattern: &str, operands: &[&Tensor]) -> Result<Tensor, Error> {
     einsum_by(Which::Free(pattern), operands)
 }
