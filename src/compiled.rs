@@ -191,10 +191,10 @@ impl<V> PatternCache<V> {
     ) -> Result<Arc<V>, Error> {
         let cache = self.map.get_or_init(Default::default);
         let hash = key_hash(op, pattern, lengths);
-        if let Some(bucket) = lock(cache).get(&hash) {
-            if let Some(e) = bucket.iter().find(|e| e.is(op, pattern, lengths)) {
-                return Ok(Arc::clone(&e.value));
-            }
+        if let Some(bucket) = lock(cache).get(&hash)
+            && let Some(e) = bucket.iter().find(|e| e.is(op, pattern, lengths))
+        {
+            return Ok(Arc::clone(&e.value));
         }
         let value = Arc::new(make()?);
         let mut cache = lock(cache);

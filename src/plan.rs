@@ -474,7 +474,7 @@ pub(crate) fn infer_group(
     match unknown.as_slice() {
         [] if known == length => Ok(Inference::Checked),
         [] => Err(GroupError::Mismatch { known }),
-        [one] if known != 0 && length % known == 0 => Ok(Inference::Inferred {
+        [one] if known != 0 && length.is_multiple_of(known) => Ok(Inference::Inferred {
             id: *one,
             len: length / known,
         }),

@@ -181,11 +181,11 @@ fn multiply_add<A: LinalgScalar>(
     // axis goes last (in all three views alike).
     let mut order: Axes = (0..out_axes.len()).collect();
     let longest = (0..out_axes.len()).max_by_key(|&p| (lens[out_axes[p]], p));
-    if let (Some(&last), Some(longest)) = (order.last(), longest) {
-        if lens[out_axes[last]] < SHORT_INNER_LOOP {
-            order.remove(longest);
-            order.push(longest);
-        }
+    if let (Some(&last), Some(longest)) = (order.last(), longest)
+        && lens[out_axes[last]] < SHORT_INNER_LOOP
+    {
+        order.remove(longest);
+        order.push(longest);
     }
     let mut out = out.permuted_axes(IxDyn(&order));
     let mut index: Axes = smallvec![0; contracted.len()];

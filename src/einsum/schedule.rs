@@ -225,14 +225,14 @@ pub(super) fn schedule_with(
                     for id in first..named + ellipsis_len {
                         let d = dims.len();
                         let known = (lens[id], source[id]);
-                        if let (Some(len), Source::At(other)) = known {
-                            if len != shape[d] {
-                                let kind = ErrorKind::EllipsisLengths {
-                                    here: shape[d],
-                                    there: len,
-                                };
-                                return Err(err(kind, span).with_aux(other));
-                            }
+                        if let (Some(len), Source::At(other)) = known
+                            && len != shape[d]
+                        {
+                            let kind = ErrorKind::EllipsisLengths {
+                                here: shape[d],
+                                there: len,
+                            };
+                            return Err(err(kind, span).with_aux(other));
                         }
                         lens[id] = Some(shape[d]);
                         source[id] = Source::At(span);

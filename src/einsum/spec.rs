@@ -107,12 +107,12 @@ impl Spec {
             let mut dims = Vec::with_capacity(expr.terms.len());
             let mut ellipsis = None;
             for term in &expr.terms {
-                if let Term::Atom(atom) = term {
-                    if atom.kind == AtomKind::Ellipsis {
-                        ellipsis = Some(atom.span);
-                        dims.push(Dim::Ellipsis);
-                        continue;
-                    }
+                if let Term::Atom(atom) = term
+                    && atom.kind == AtomKind::Ellipsis
+                {
+                    ellipsis = Some(atom.span);
+                    dims.push(Dim::Ellipsis);
+                    continue;
                 }
                 let mut items = SmallVec::new();
                 for atom in term.atoms() {

@@ -193,7 +193,7 @@ impl<T: Word> Mover for Bits<T> {
         // Whole 64-byte lines of the output per tile, when its lines are
         // contiguous and `tj` elements make whole lines.
         let line = 64 / size_of::<T>();
-        if dj != 1 || tj % line != 0 {
+        if dj != 1 || !tj.is_multiple_of(line) {
             return 0;
         }
         dst.align_offset(64) % line

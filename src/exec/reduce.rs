@@ -80,10 +80,10 @@ pub(crate) fn reduce_into<A, F: Fold<A>>(
 ) -> Result<(), Error> {
     plan.check_output(out.shape())?;
     let src = Source::new(x, plan.all_steps());
-    if let Some(slice) = out.as_slice_mut() {
-        if fold.pool_into(&src, plan.kept().len(), slice) {
-            return Ok(());
-        }
+    if let Some(slice) = out.as_slice_mut()
+        && fold.pool_into(&src, plan.kept().len(), slice)
+    {
+        return Ok(());
     }
     let acc = accumulate::<A, F>(plan, &src, fold)?;
     let n = count(plan);

@@ -1040,10 +1040,10 @@ pub fn einsum<T: Elem>(
     for (dims, x) in dims_of.iter().zip(operands) {
         for (d, &len) in dims.iter().zip(&x.shape) {
             if let [k] = &d[..] {
-                if let Some(&l) = lens.get(k) {
-                    if l != len {
-                        return reject(Class::Shape, format!("{k:?} is {l} and {len}"));
-                    }
+                if let Some(&l) = lens.get(k)
+                    && l != len
+                {
+                    return reject(Class::Shape, format!("{k:?} is {l} and {len}"));
                 }
                 lens.insert(k.clone(), len);
             }
@@ -1259,7 +1259,7 @@ pub fn unpack<T: Elem>(
                 .map(|(_, &n)| n),
         )
         .ok_or_else(|| overflow::<()>(&[]).unwrap_err())?;
-        if others == 0 || rest % others != 0 {
+        if others == 0 || !rest.is_multiple_of(others) {
             return reject(Class::Shape, "cannot infer the -1");
         }
         out_shapes[u][marks[0]] = rest / others;

@@ -525,7 +525,7 @@ pub(crate) mod tests {
                     let row = &p[r * pw..][..pw];
                     if stride == 1 {
                         row[c]
-                    } else if c % 2 == 0 {
+                    } else if c.is_multiple_of(2) {
                         row[c / 2]
                     } else {
                         row[e + c / 2]
