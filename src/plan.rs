@@ -366,8 +366,22 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
         output_shape.push(len);
     }
     // A shape ndarray cannot represent is refused here, even when a length
-    // of 0 makes it empty.
+    // of 0 makes it empty: the result's, and, as in einops (whose reshape
+    // into the elementary axes would fail), the input's axes split out and
+    // then every axis together.
     if layout::checked_size(&output_shape).is_none() {
+        return Err(err(ErrorKind::Overflow, g.output_span));
+    }
+    let split: SmallVec<[usize; 8]> = g
+        .input_dims
+        .iter()
+        .flatten()
+        .map(|&id| g.lens[id])
+        .collect();
+    if layout::checked_size(&split).is_none() {
+        return Err(err(ErrorKind::Overflow, g.input_span));
+    }
+    if layout::checked_size(&g.lens).is_none() {
         return Err(err(ErrorKind::Overflow, g.output_span));
     }
     let reduced: Vec<usize> = g

@@ -49,3 +49,18 @@ fn einsum_output_ellipsis_without_operand_ellipsis() {
     let z = einplan::einsum("a b -> (... a)", &[x.view()]).unwrap();
     assert_eq!(z, ndarray::arr1(&[3, 7]).into_dyn());
 }
+
+/// `compile`: `(b a) -> (b a)` with `b = 0`, `a = usize::MAX` on an empty
+/// input. The result has shape `[0]`, but the input's axes split out,
+/// `[0, usize::MAX]`, are a shape no array can have; einops' reshape into
+/// them fails, and einplan accepted. The planner now refuses it.
+#[test]
+fn empty_split_into_an_unrepresentable_shape_is_an_error() {
+    let x = ndarray::Array1::<f32>::zeros(0);
+    let lengths = [("b", 0), ("a", usize::MAX)];
+    let e = einplan::rearrange(&x, "(b a) -> (b a)", &lengths).unwrap_err();
+    assert_eq!(e.kind(), &einplan::ErrorKind::Overflow);
+    assert_eq!(&e.pattern()[e.span()], "(b a)");
+    let r = einplan::repeat(&x, "(b a) -> (b a) r", &[("b", 0), ("a", 1), ("r", isize::MAX as usize)]);
+    assert!(r.is_ok(), "a zero-length result beside one huge new axis is representable");
+}
