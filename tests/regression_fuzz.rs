@@ -61,6 +61,27 @@ fn empty_split_into_an_unrepresentable_shape_is_an_error() {
     let e = einplan::rearrange(&x, "(b a) -> (b a)", &lengths).unwrap_err();
     assert_eq!(e.kind(), &einplan::ErrorKind::Overflow);
     assert_eq!(&e.pattern()[e.span()], "(b a)");
-    let r = einplan::repeat(&x, "(b a) -> (b a) r", &[("b", 0), ("a", 1), ("r", isize::MAX as usize)]);
-    assert!(r.is_ok(), "a zero-length result beside one huge new axis is representable");
+    let r = einplan::repeat(
+        &x,
+        "(b a) -> (b a) r",
+        &[("b", 0), ("a", 1), ("r", isize::MAX as usize)],
+    );
+    assert!(
+        r.is_ok(),
+        "a zero-length result beside one huge new axis is representable"
+    );
+}
+
+/// `einsum_vs_oracle`: `(a c b) ->` with `a = 4`, `c = 2^61`, `b = 0` on an
+/// empty operand: its split `[4, 2^61, 0]` is no array's shape (the
+/// non-zero lengths multiply past `isize::MAX`); einplan summed it to 0.
+#[test]
+fn einsum_of_an_unrepresentable_split_is_an_error() {
+    let x = ndarray::Array1::<i64>::zeros(0).into_dyn();
+    let e = einplan::Einsum::new("(a c b) ->")
+        .and_then(|op| op.with("a", 4))
+        .and_then(|op| op.with("c", 1 << 61))
+        .and_then(|op| op.apply(&[x.view()]))
+        .unwrap_err();
+    assert_eq!(e.kind(), &einplan::ErrorKind::Overflow);
 }

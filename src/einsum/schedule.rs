@@ -263,6 +263,15 @@ pub(super) fn schedule_with(
     // Every axis is now known: each is a lone axis somewhere, in a solved
     // group, or under a `...`.
     let lens: Vec<usize> = lens.into_iter().map(|l| l.unwrap_or(0)).collect();
+    // Each operand's dimensions split into their axes must form a shape an
+    // array can have, even when a length 0 empties it: einops' reshape
+    // into them would fail.
+    for dims in &dims_of {
+        let split: Vec<usize> = dims.iter().flatten().map(|&id| lens[id]).collect();
+        if checked_size(&split).is_none() {
+            return Err(err(ErrorKind::Overflow, spec.inputs_span));
+        }
+    }
 
     // The output.
     let ellipsis_axes = named..named + ellipsis_len;
@@ -292,7 +301,8 @@ pub(super) fn schedule_with(
             }
         }
     }
-    if checked_size(&out_shape).is_none() {
+    let out_split: Vec<usize> = out_elementary.iter().map(|&id| lens[id]).collect();
+    if checked_size(&out_shape).is_none() || checked_size(&out_split).is_none() {
         return Err(err(ErrorKind::Overflow, spec.output_span));
     }
     let out_axes: Axes = out_elementary
