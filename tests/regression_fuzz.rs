@@ -85,3 +85,17 @@ fn einsum_of_an_unrepresentable_split_is_an_error() {
         .unwrap_err();
     assert_eq!(e.kind(), &einplan::ErrorKind::Overflow);
 }
+
+/// `einsum_vs_oracle`: an `i64` sum whose running total leaves `i64`
+/// though the result fits (`[i64::MAX, 1, -1]`) was refused as an
+/// overflow; integer einsums now run exactly in `i128` and refuse only a
+/// result that does not fit.
+#[test]
+fn einsum_integer_sums_depend_on_the_result_not_the_order() {
+    let x = ndarray::arr1(&[i64::MAX, 1, -1]).into_dyn();
+    let y = einplan::einsum("a ->", &[x.view()]).unwrap();
+    assert_eq!(y[[]], i64::MAX);
+    let z = ndarray::arr1(&[i64::MAX, 1]).into_dyn();
+    let e = einplan::einsum("a ->", &[z.view()]).unwrap_err();
+    assert!(matches!(e.kind(), einplan::ErrorKind::IntegerOverflow { .. }));
+}

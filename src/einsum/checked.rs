@@ -6,7 +6,10 @@
 //! operations here are chosen by the element type, checked for the
 //! integers and plain for everything else (floats keep their fast path).
 //! The type tests are comparisons of `TypeId` constants, which the
-//! compiler folds away in each instantiation.
+//! compiler folds away in each instantiation. Integers of at most 64 bits
+//! run exactly in `i128` and are narrowed at the end, so an overflow is
+//! reported only when the result itself does not fit, whatever the order
+//! of the sums.
 
 use std::any::Any;
 
@@ -61,6 +64,37 @@ integers! {
     u128 => None, usize => Some("u128"),
 }
 
+macro_rules! narrow_integers {
+    ($($t:ty),*) => {
+        /// Whether `A` is a primitive integer of at most 64 bits, whose
+        /// einsum runs exactly in `i128` (see [`to_i128`]).
+        pub(super) fn widens<A: 'static>() -> bool {
+            let id = std::any::TypeId::of::<A>();
+            false $(|| id == std::any::TypeId::of::<$t>())*
+        }
+
+        /// `v` as an `i128`, when `A` is an integer of at most 64 bits
+        /// (every such value fits).
+        pub(super) fn to_i128<A: 'static + Copy>(v: A) -> Option<i128> {
+            $(if let Some(v) = cast::<A, $t>(v) {
+                return Some(v as i128);
+            })*
+            None
+        }
+
+        /// `w` as an `A`, if `A` is an integer of at most 64 bits and `w`
+        /// fits it.
+        pub(super) fn from_i128<A: 'static + Copy>(w: i128) -> Option<A> {
+            $(if std::any::TypeId::of::<A>() == std::any::TypeId::of::<$t>() {
+                return cast::<$t, A>(<$t>::try_from(w).ok()?);
+            })*
+            None
+        }
+    };
+}
+
+narrow_integers!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +109,9 @@ mod tests {
         assert_eq!(add(i64::MAX, 1), None);
         assert_eq!(add(u128::MAX, 0), Some(u128::MAX));
         assert_eq!(mul_add(f32::MAX, 2.0, f32::MAX), Some(f32::INFINITY));
+        assert!(widens::<u64>() && !widens::<i128>() && !widens::<f64>());
+        assert_eq!(to_i128(u64::MAX), Some(u64::MAX as i128));
+        assert_eq!(from_i128::<i8>(-128), Some(-128i8));
+        assert_eq!(from_i128::<i8>(128), None);
     }
 }

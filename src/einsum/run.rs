@@ -38,6 +38,9 @@ pub(super) fn run<A: LinalgScalar>(
     schedule: &Schedule,
     operands: &[ArrayViewD<'_, A>],
 ) -> Result<ArrayD<A>, Error> {
+    if checked::widens::<A>() {
+        return run_exactly(spec, schedule, operands);
+    }
     let shape = IxDyn(&schedule.out_shape);
     if schedule.empty {
         let data = zeros(spec, shape.size(), spec.output_span)?;
@@ -68,6 +71,37 @@ pub(super) fn run<A: LinalgScalar>(
     Ok(out
         .into_shape_with_order(shape)
         .expect("a standard-layout array reshapes freely"))
+}
+
+/// Runs an integer einsum of at most 64-bit elements in `i128` (where a
+/// product of two elements always fits and sums are checked), then narrows
+/// the result: an error only if a result element does not fit `A`.
+fn run_exactly<A: LinalgScalar>(
+    spec: &Spec,
+    schedule: &Schedule,
+    operands: &[ArrayViewD<'_, A>],
+) -> Result<ArrayD<A>, Error> {
+    let wide: Vec<ArrayD<i128>> = operands
+        .iter()
+        .map(|x| x.mapv(|v| checked::to_i128(v).unwrap_or(0)))
+        .collect();
+    let views: Vec<ArrayViewD<'_, i128>> = wide.iter().map(|w| w.view()).collect();
+    let out = run::<i128>(spec, schedule, &views).map_err(|e| match e.kind() {
+        ErrorKind::IntegerOverflow { .. } => integer_overflow::<A>(spec),
+        _ => e,
+    })?;
+    let mut fits = true;
+    let narrow = out.mapv(|w| {
+        checked::from_i128::<A>(w).unwrap_or_else(|| {
+            fits = false;
+            A::zero()
+        })
+    });
+    if fits {
+        Ok(narrow)
+    } else {
+        Err(integer_overflow::<A>(spec))
+    }
 }
 
 /// The operand as a view with one axis per distinct axis (a diagonal where
