@@ -301,6 +301,13 @@ proptest! {
         for (r, o) in REDUCTIONS {
             let fast = einplan::reduce(&xf, &pattern, r, &c.lengths()).unwrap();
             let slow = oracle::reduce(&tf, &pattern, o, &c.lengths()).unwrap();
+            // A float product that leaves the finite range depends on the
+            // order of its factors (inf * 0 is NaN, 0 * inf too, but a
+            // zero met first keeps it 0): such results are not compared.
+            let finite = fast.iter().chain(&slow.data).all(|v| v.is_finite());
+            if r == einplan::Reduction::Prod && !finite {
+                continue;
+            }
             prop_assert!(compare::same_values(&fast, &slow), "{} {:?} f64", pattern, r);
         }
     }

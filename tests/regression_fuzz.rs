@@ -97,5 +97,8 @@ fn einsum_integer_sums_depend_on_the_result_not_the_order() {
     assert_eq!(y[[]], i64::MAX);
     let z = ndarray::arr1(&[i64::MAX, 1]).into_dyn();
     let e = einplan::einsum("a ->", &[z.view()]).unwrap_err();
-    assert!(matches!(e.kind(), einplan::ErrorKind::IntegerOverflow { .. }));
+    assert!(matches!(
+        e.kind(),
+        einplan::ErrorKind::IntegerOverflow { .. }
+    ));
 }
