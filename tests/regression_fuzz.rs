@@ -102,3 +102,20 @@ fn einsum_integer_sums_depend_on_the_result_not_the_order() {
         einplan::ErrorKind::IntegerOverflow { .. }
     ));
 }
+
+/// `einsum_vs_oracle` (`crash-769cefad…`): `"a, ,  -> "` on i64 with
+/// `a = [MAX, MIN + 1]` and both scalars `MAX`. Each product
+/// `a[i] * MAX * MAX` is beyond `i128`, but the terms cancel: the exact
+/// answer is 0, and einplan gives it. The oracle, also exact only in
+/// `i128`, rejected it; it now leaves such sums undecided.
+#[test]
+fn einsum_terms_beyond_i128_that_cancel() {
+    let a = ndarray::arr1(&[i64::MAX, i64::MIN + 1]).into_dyn();
+    let s = ndarray::arr0(i64::MAX).into_dyn();
+    let y = einplan::einsum("a, ,  -> ", &[a.view(), s.view(), s.view()]).unwrap();
+    assert_eq!(y[[]], 0);
+    // Without the cancellation the result does not fit: an error.
+    let b = ndarray::arr1(&[i64::MAX, 1]).into_dyn();
+    let e = einplan::einsum("a, ,  -> ", &[b.view(), s.view(), s.view()]).unwrap_err();
+    assert!(matches!(e.kind(), einplan::ErrorKind::IntegerOverflow { .. }), "{e}");
+}

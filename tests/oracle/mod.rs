@@ -55,7 +55,8 @@ pub enum Class {
     /// The values: min/max of nothing, mean of integers, an integer result
     /// that does not fit the element type.
     Data,
-    /// Valid as far as the oracle checked, but too large to compute here.
+    /// Valid as far as the oracle checked, but too large to compute here:
+    /// too many elements, or integer products beyond `i128`.
     TooBig,
 }
 
@@ -1127,9 +1128,20 @@ pub fn einsum<T: Elem>(
             }
         }
         if is_int {
+            if over {
+                // A product or partial sum beyond i128: the exact answer
+                // may still fit (terms can cancel), and the crate, also
+                // exact in i128, may refuse or answer. Not decided here.
+                return Err(Reject {
+                    class: Class::TooBig,
+                    why: "integer products beyond i128".to_owned(),
+                    known: None,
+                    elements: None,
+                });
+            }
             match T::from_int(exact) {
-                Some(v) if !over => data.push(v),
-                _ => return int_overflow("einsum"),
+                Some(v) => data.push(v),
+                None => return int_overflow("einsum"),
             }
         } else {
             data.push(T::from_float(float));
