@@ -36,6 +36,7 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Storage, Tensor, WithDType};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, LinalgScalar};
 
+use crate::args::Lengths;
 use crate::compiled::cached;
 use crate::einsum::Einsum;
 use crate::error::{Error, ErrorKind};
@@ -140,11 +141,10 @@ fn wrap(pattern: &str) -> impl Fn(candle_core::Error) -> Error + '_ {
 /// # Errors
 ///
 /// As [`crate::rearrange`], and [`ErrorKind::Candle`] if candle fails.
-pub fn rearrange(
-    x: &Tensor,
-    pattern: &str,
-    axes_lengths: &[(&str, usize)],
-) -> Result<Tensor, Error> {
+pub fn rearrange<L>(x: &Tensor, pattern: &str, axes_lengths: &L) -> Result<Tensor, Error>
+where
+    L: Lengths + ?Sized,
+{
     let compiled = cached(Op::Rearrange, pattern, axes_lengths)?;
     let plan = compiled.plan(x.dims())?;
     apply(&plan, x)
@@ -166,7 +166,10 @@ pub fn rearrange(
 /// # Errors
 ///
 /// As [`crate::repeat`], and [`ErrorKind::Candle`] if candle fails.
-pub fn repeat(x: &Tensor, pattern: &str, axes_lengths: &[(&str, usize)]) -> Result<Tensor, Error> {
+pub fn repeat<L>(x: &Tensor, pattern: &str, axes_lengths: &L) -> Result<Tensor, Error>
+where
+    L: Lengths + ?Sized,
+{
     let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
     let plan = compiled.plan(x.dims())?;
     apply(&plan, x)
@@ -192,12 +195,15 @@ pub fn repeat(x: &Tensor, pattern: &str, axes_lengths: &[(&str, usize)]) -> Resu
 /// # Errors
 ///
 /// As [`crate::reduce`], and [`ErrorKind::Candle`] if candle fails.
-pub fn reduce(
+pub fn reduce<L>(
     x: &Tensor,
     pattern: &str,
     reduction: Reduction,
-    axes_lengths: &[(&str, usize)],
-) -> Result<Tensor, Error> {
+    axes_lengths: &L,
+) -> Result<Tensor, Error>
+where
+    L: Lengths + ?Sized,
+{
     let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
     let plan = compiled.plan(x.dims())?;
     apply_reduce(&plan, x, reduction)

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::args::Lengths;
 use crate::error::Error;
 use crate::ir::{Ir, Op};
 use crate::parse::parse_pattern;
@@ -121,6 +122,19 @@ impl Compiled {
         self.ir.input_span
     }
 
+    /// The span of the output side.
+    pub(crate) fn output_span(&self) -> crate::span::Span {
+        self.ir.output_span
+    }
+
+    /// The output's number of dimensions, when the pattern fixes it (no
+    /// `...` standing for dimensions of its own on the output side).
+    pub(crate) fn output_rank(&self) -> Option<usize> {
+        let parens = &self.ir.output_parenthesised;
+        let bare = |(g, &p): (&crate::ir::Group, &bool)| g.is_bare_ellipsis(p);
+        (!self.ir.output.iter().zip(parens).any(bare)).then_some(self.ir.output.len())
+    }
+
     /// The plan for `shape`, from the cache or freshly made.
     pub(crate) fn plan(&self, shape: &[usize]) -> Result<Arc<Plan>, Error> {
         self.plans.get(shape, || plan(&self.ir, shape))
@@ -215,12 +229,13 @@ impl<V> PatternCache<V> {
 }
 
 /// The compiled op for `(op, pattern, lengths)`, from a process-wide cache.
-pub(crate) fn cached(
+pub(crate) fn cached<L: Lengths + ?Sized>(
     op: Op,
     pattern: &str,
-    lengths: &[(&str, usize)],
+    lengths: &L,
 ) -> Result<Arc<Compiled>, Error> {
     static CACHE: PatternCache<Compiled> = PatternCache::new();
+    let lengths = &*lengths.pairs();
     CACHE.get(op.name(), pattern, lengths, || {
         let mut compiled = Compiled::new(pattern, op)?;
         for &(name, len) in lengths {

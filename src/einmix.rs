@@ -496,6 +496,30 @@ impl<A: LinalgScalar> EinMix<A> {
         S2: DataMut<Elem = A>,
         D2: Dimension,
     {
+        if self.post.is_none() {
+            // The einsum writes straight into `out`; the bias is added there.
+            let operands = [x.view().into_dyn(), self.weight.view()];
+            let mut out = out.view_mut().into_dyn();
+            self.einsum
+                .apply_into(&operands, &mut out)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::OutputShape { .. } => {
+                        Error::new(&self.pattern, e.kind().clone(), self.output_span)
+                    }
+                    _ => self.remap(&e),
+                })?;
+            if let Some(bias) = &self.bias {
+                let Some(bias) = bias.broadcast(out.raw_dim()) else {
+                    return Err(self.unreachable(ErrorKind::ParameterShape {
+                        parameter: "bias",
+                        expected: out.shape().to_vec(),
+                        found: bias.shape().to_vec(),
+                    }));
+                };
+                Zip::from(&mut out).and(&bias).for_each(|y, &b| *y = *y + b);
+            }
+            return Ok(());
+        }
         let y = self.apply(x)?;
         if out.shape() != y.shape() {
             let kind = ErrorKind::OutputShape {

@@ -19,12 +19,15 @@ mod tests;
 use std::fmt;
 use std::sync::Arc;
 
-use ndarray::{ArrayD, ArrayViewD, LinalgScalar};
+use std::marker::PhantomData;
+
+use ndarray::{Array, ArrayBase, ArrayD, DataMut, Dimension, IxDyn, LinalgScalar};
 
 use self::schedule::{Schedule, schedule};
-use self::spec::Spec;
+use self::spec::{Dim, Spec};
+use crate::args::Operands;
 use crate::compiled::{PatternCache, ShapeCache};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// Einstein summation: multiplies the operands elementwise along shared
 /// axes and sums over the axes that the output leaves out.
@@ -124,10 +127,11 @@ use crate::error::Error;
 /// float ones. Every error points into the pattern; see [`Error`].
 ///
 /// [`ErrorKind::IntegerOverflow`]: crate::ErrorKind::IntegerOverflow
-pub fn einsum<A: LinalgScalar>(
-    pattern: &str,
-    operands: &[ArrayViewD<'_, A>],
-) -> Result<ArrayD<A>, Error> {
+pub fn einsum<A, O>(pattern: &str, operands: O) -> Result<ArrayD<A>, Error>
+where
+    A: LinalgScalar,
+    O: Operands<A>,
+{
     cached(pattern)?.apply(operands)
 }
 
@@ -157,9 +161,12 @@ pub fn einsum<A: LinalgScalar>(
 /// assert_eq!(y[[0, 0, 0, 0]], 4.0); // a sum over the 4 channels of a group
 /// # Ok::<(), einplan::Error>(())
 /// ```
-pub struct Einsum {
+///
+/// With [`rank`](Einsum::rank), results have a fixed rank type.
+pub struct Einsum<E = IxDyn> {
     spec: Spec,
     schedules: ShapeCache<Schedule>,
+    rank: PhantomData<fn() -> E>,
 }
 
 impl Einsum {
@@ -180,12 +187,53 @@ impl Einsum {
     pub fn new(pattern: &str) -> Result<Einsum, Error> {
         Ok(Einsum::from_spec(Spec::new(pattern)?))
     }
+}
 
-    fn from_spec(spec: Spec) -> Einsum {
+impl<E: Dimension> Einsum<E> {
+    fn from_spec(spec: Spec) -> Einsum<E> {
         Einsum {
             spec,
             schedules: ShapeCache::default(),
+            rank: PhantomData,
         }
+    }
+
+    /// The same einsum with results of rank type `F` (such as `Ix2`), so
+    /// that [`apply`](Einsum::apply) returns `Array<A, F>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Einsum;
+    /// use ndarray::{Array2, Ix2, array};
+    ///
+    /// let matmul = Einsum::new("i k, k j -> i j")?.rank::<Ix2>()?;
+    /// let c: Array2<i32> = matmul.apply((&array![[1, 2]], &array![[3], [4]]))?;
+    /// assert_eq!(c, array![[11]]);
+    /// assert!(Einsum::new("i k, k j -> i j")?.rank::<ndarray::Ix3>().is_err());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::OutputRank`], pointing at the output side, if the
+    /// pattern fixes the output's rank (no `...` there) and it is not
+    /// `F`'s; otherwise `apply` checks it.
+    ///
+    /// [`ErrorKind::OutputRank`]: crate::ErrorKind::OutputRank
+    pub fn rank<F: Dimension>(self) -> Result<Einsum<F>, Error> {
+        let fixed = !self.spec.output.iter().any(|d| matches!(d, Dim::Ellipsis));
+        if let (Some(expected), true) = (F::NDIM, fixed)
+            && expected != self.spec.output.len()
+        {
+            return Err(self.rank_error(expected, self.spec.output.len()));
+        }
+        Ok(Einsum::from_spec(self.spec))
+    }
+
+    fn rank_error(&self, expected: usize, found: usize) -> Error {
+        let kind = ErrorKind::OutputRank { expected, found };
+        Error::new(&self.spec.pattern, kind, self.spec.output_span)
     }
 
     /// Fixes the length of axis `name`.
@@ -207,7 +255,7 @@ impl Einsum {
     /// # Errors
     ///
     /// If no operand has an axis `name`, or its length is already given.
-    pub fn with(mut self, name: &str, len: usize) -> Result<Einsum, Error> {
+    pub fn with(mut self, name: &str, len: usize) -> Result<Einsum<E>, Error> {
         self.spec.set_length(name, len)?;
         // Schedules made before this length was known are stale.
         self.schedules = ShapeCache::default();
@@ -239,13 +287,69 @@ impl Einsum {
     /// The errors of [`einsum`] that involve the operands: their number,
     /// ranks and lengths, overflow (of lengths, or of integer elements),
     /// and results too large to allocate.
-    pub fn apply<A: LinalgScalar>(
-        &self,
-        operands: &[ArrayViewD<'_, A>],
-    ) -> Result<ArrayD<A>, Error> {
+    pub fn apply<A, O>(&self, operands: O) -> Result<Array<A, E>, Error>
+    where
+        A: LinalgScalar,
+        O: Operands<A>,
+    {
+        let operands = operands.operands();
         let shapes: Vec<&[usize]> = operands.iter().map(|x| x.shape()).collect();
         let schedule = self.schedule(&shapes)?;
-        run::run(&self.spec, &schedule, operands)
+        let y = run::run(&self.spec, &schedule, &operands)?;
+        let found = y.ndim();
+        y.into_dimensionality::<E>()
+            .map_err(|_| self.rank_error(E::NDIM.unwrap_or(found), found))
+    }
+
+    /// Computes the einsum of `operands` into `out`, an array of the
+    /// result's shape in any layout. Where the last contraction is a
+    /// matrix product already in the output's axis order and `out` is in
+    /// standard layout, the product is written straight into `out`;
+    /// otherwise the result is computed and then copied in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Einsum;
+    /// use ndarray::{Array2, array};
+    ///
+    /// let matmul = Einsum::new("i k, k j -> i j")?;
+    /// let (a, b) = (array![[1.0, 2.0], [3.0, 4.0]], array![[5.0], [6.0]]);
+    /// let mut out = Array2::<f64>::from_elem((2, 1), f64::NAN);
+    /// matmul.apply_into((&a, &b), &mut out)?;
+    /// assert_eq!(out, array![[17.0], [39.0]]);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Einsum::apply), and [`ErrorKind::OutputShape`]
+    /// (pointing at the output side) if `out`'s shape is not the
+    /// result's; `out` is then left as it was.
+    ///
+    /// [`ErrorKind::OutputShape`]: crate::ErrorKind::OutputShape
+    pub fn apply_into<A, O, S, D>(
+        &self,
+        operands: O,
+        out: &mut ArrayBase<S, D>,
+    ) -> Result<(), Error>
+    where
+        A: LinalgScalar,
+        O: Operands<A>,
+        S: DataMut<Elem = A>,
+        D: Dimension,
+    {
+        let operands = operands.operands();
+        let shapes: Vec<&[usize]> = operands.iter().map(|x| x.shape()).collect();
+        let schedule = self.schedule(&shapes)?;
+        if out.shape() != schedule.out_shape.as_slice() {
+            let kind = ErrorKind::OutputShape {
+                expected: schedule.out_shape.to_vec(),
+                found: out.shape().to_vec(),
+            };
+            return Err(Error::new(&self.spec.pattern, kind, self.spec.output_span));
+        }
+        run::run_into(&self.spec, &schedule, &operands, out.view_mut().into_dyn())
     }
 
     /// The schedule for operands of `shapes`, from the cache or fresh.
@@ -259,15 +363,15 @@ impl Einsum {
     }
 }
 
-impl Clone for Einsum {
-    fn clone(&self) -> Einsum {
+impl<E: Dimension> Clone for Einsum<E> {
+    fn clone(&self) -> Einsum<E> {
         Einsum::from_spec(self.spec.clone())
     }
 }
 
-impl fmt::Debug for Einsum {
+impl<E> fmt::Debug for Einsum<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Einsum").field(&self.pattern()).finish()
+        f.debug_tuple("Einsum").field(&self.spec.pattern).finish()
     }
 }
 

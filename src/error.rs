@@ -593,6 +593,17 @@ pub enum ErrorKind {
         /// The output array's shape.
         found: Vec<usize>,
     },
+    /// The result has another number of dimensions than the rank type an
+    /// op was given with `rank` (such as [`Rearrange::rank`]).
+    ///
+    /// [`Rearrange::rank`]: crate::Rearrange::rank
+    #[error("the output has {found} {}, but the result type has {expected}", if *found == 1 { "dimension" } else { "dimensions" })]
+    OutputRank {
+        /// The rank type's number of dimensions.
+        expected: usize,
+        /// The output's.
+        found: usize,
+    },
     /// An empty list of inputs (the list variants, `pack`).
     #[error("{}", if *op == "pack" { "pack needs at least one input" } else { "the list of inputs is empty" })]
     NoInputs {

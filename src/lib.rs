@@ -115,6 +115,7 @@
 #![warn(missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod args;
 mod ast;
 #[cfg(feature = "candle")]
 pub mod candle;
@@ -145,6 +146,7 @@ pub mod strategies;
 mod strided;
 mod view;
 
+pub use crate::args::{Lengths, Operand, Operands};
 pub use crate::einmix::EinMix;
 pub use crate::einsum::{Einsum, einsum};
 pub use crate::error::{Error, ErrorKind, Side};

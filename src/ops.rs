@@ -1,10 +1,14 @@
 //! The public operations: free functions and compiled ops.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, CowArray, Data, DataMut, Dimension, IxDyn};
+use ndarray::{
+    Array, ArrayBase, ArrayD, ArrayViewD, Axis, CowArray, Data, DataMut, Dimension, IxDyn, RawData,
+};
 
+use crate::args::Lengths;
 use crate::compiled::{Compiled, cached};
 use crate::error::{Error, ErrorKind};
 use crate::exec;
@@ -53,15 +57,16 @@ use crate::reduction::Reduction;
 /// not match the pattern, lengths that do not divide or do not match, and
 /// products that overflow. Every error points into the pattern; see
 /// [`Error`].
-pub fn rearrange<'a, A, S, D>(
+pub fn rearrange<'a, A, S, D, L>(
     x: &'a ArrayBase<S, D>,
     pattern: &str,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
 ) -> Result<CowArray<'a, A, IxDyn>, Error>
 where
     A: Clone,
     S: Data<Elem = A>,
     D: Dimension,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Rearrange, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
@@ -88,9 +93,13 @@ where
 /// assert_eq!(y.shape(), &[2, 12, 5, 5]);
 /// # Ok::<(), einplan::Error>(())
 /// ```
+///
+/// With [`rank`](Rearrange::rank), results have a fixed rank type
+/// (`Ix4` rather than `IxDyn`); see there.
 #[derive(Clone)]
-pub struct Rearrange {
+pub struct Rearrange<E = IxDyn> {
     compiled: Compiled,
+    rank: PhantomData<fn() -> E>,
 }
 
 impl Rearrange {
@@ -104,17 +113,56 @@ impl Rearrange {
     pub fn new(pattern: &str) -> Result<Rearrange, Error> {
         Ok(Rearrange {
             compiled: Compiled::new(pattern, Op::Rearrange)?,
+            rank: PhantomData,
         })
     }
+}
 
+impl<E: Dimension> Rearrange<E> {
     /// Fixes the length of axis `name`.
     ///
     /// # Errors
     ///
     /// If the pattern has no axis `name`, or its length is already given.
-    pub fn with(self, name: &str, len: usize) -> Result<Rearrange, Error> {
+    pub fn with(self, name: &str, len: usize) -> Result<Rearrange<E>, Error> {
         Ok(Rearrange {
             compiled: self.compiled.with(name, len)?,
+            rank: PhantomData,
+        })
+    }
+
+    /// The same op with results of rank type `F` (such as `Ix4`), so that
+    /// [`apply`](Rearrange::apply) returns `CowArray<'_, A, F>` with no
+    /// `into_dimensionality`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Rearrange;
+    /// use ndarray::{Array4, ArrayView4, Ix4};
+    ///
+    /// let to_nhwc = Rearrange::new("b c h w -> b h w c")?.rank::<Ix4>()?;
+    /// let x = Array4::<f32>::zeros((2, 3, 8, 8));
+    /// let y: ArrayView4<'_, f32> = to_nhwc.apply(&x)?.view();
+    /// assert_eq!(y.dim(), (2, 8, 8, 3));
+    ///
+    /// // A pattern whose output has another rank is refused here.
+    /// let err = Rearrange::new("b c h w -> b (c h w)")?.rank::<Ix4>().unwrap_err();
+    /// assert_eq!(err.span(), 11..20); // the output side
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::OutputRank`], pointing at the output side, if the
+    /// pattern fixes the output's rank and it is not `F`'s. With a `...`
+    /// on the output side the rank depends on the input, and `apply`
+    /// checks it.
+    pub fn rank<F: Dimension>(self) -> Result<Rearrange<F>, Error> {
+        check_rank::<F>(&self.compiled)?;
+        Ok(Rearrange {
+            compiled: self.compiled,
+            rank: PhantomData,
         })
     }
 
@@ -138,17 +186,14 @@ impl Rearrange {
     /// # Errors
     ///
     /// As [`plan`](Rearrange::plan) for `x.shape()`.
-    pub fn apply<'a, A, S, D>(
-        &self,
-        x: &'a ArrayBase<S, D>,
-    ) -> Result<CowArray<'a, A, IxDyn>, Error>
+    pub fn apply<'a, A, S, D>(&self, x: &'a ArrayBase<S, D>) -> Result<CowArray<'a, A, E>, Error>
     where
         A: Clone,
         S: Data<Elem = A>,
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        exec::rearrange(&plan, x.view())
+        ranked(&self.compiled, exec::rearrange(&plan, x.view())?)
     }
 
     /// Rearranges `x` into `out`, an array of the result's shape in any
@@ -190,9 +235,21 @@ impl Rearrange {
     }
 }
 
-impl fmt::Debug for Rearrange {
+impl<E: Dimension> Rearrange<E> {
+    /// `y` with this op's rank type.
+    pub(crate) fn ranked<S: RawData>(
+        &self,
+        y: ArrayBase<S, IxDyn>,
+    ) -> Result<ArrayBase<S, E>, Error> {
+        ranked(&self.compiled, y)
+    }
+}
+
+impl<E> fmt::Debug for Rearrange<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Rearrange").field(&self.pattern()).finish()
+        f.debug_tuple("Rearrange")
+            .field(&self.compiled.pattern())
+            .finish()
     }
 }
 
@@ -228,16 +285,17 @@ impl fmt::Debug for Rearrange {
 /// output; also an output axis that is not in the input, a reduction the
 /// element type does not support ([`ErrorKind::UnsupportedReduction`]),
 /// and `Min`/`Max` over zero elements.
-pub fn reduce<A, S, D>(
+pub fn reduce<A, S, D, L>(
     x: &ArrayBase<S, D>,
     pattern: &str,
     reduction: Reduction,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
 ) -> Result<ArrayD<A>, Error>
 where
     A: Reducible,
     S: Data<Elem = A>,
     D: Dimension,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
     run_reduce(&compiled, &x.view().into_dyn(), reduction, false)
@@ -260,10 +318,10 @@ where
 /// # Errors
 ///
 /// As [`reduce`].
-pub fn reduce_with<A, S, D, F>(
+pub fn reduce_with<A, S, D, F, L>(
     x: &ArrayBase<S, D>,
     pattern: &str,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
     init: A,
     f: F,
 ) -> Result<ArrayD<A>, Error>
@@ -272,6 +330,7 @@ where
     S: Data<Elem = A>,
     D: Dimension,
     F: Fn(A, &A) -> A,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
@@ -342,15 +401,16 @@ fn unsupported<A>(compiled: &Compiled, reduction: Reduction) -> Error {
 ///
 /// As [`rearrange`], except that output axes may be new; also a new axis
 /// without a length ([`ErrorKind::MissingLength`]).
-pub fn repeat<'a, A, S, D>(
+pub fn repeat<'a, A, S, D, L>(
     x: &'a ArrayBase<S, D>,
     pattern: &str,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
 ) -> Result<CowArray<'a, A, IxDyn>, Error>
 where
     A: Clone,
     S: Data<Elem = A>,
     D: Dimension,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
@@ -378,15 +438,16 @@ where
 ///
 /// As [`rearrange`] for the stacked shape; also an empty list or arrays of
 /// different shapes ([`ErrorKind::NoInputs`], [`ErrorKind::ListShapes`]).
-pub fn rearrange_list<'a, A, S, D>(
+pub fn rearrange_list<'a, A, S, D, L>(
     xs: &'a [ArrayBase<S, D>],
     pattern: &str,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
 ) -> Result<CowArray<'a, A, IxDyn>, Error>
 where
     A: Clone,
     S: Data<Elem = A>,
     D: Dimension,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Rearrange, pattern, axes_lengths)?;
     apply_list(&compiled, xs)
@@ -398,15 +459,16 @@ where
 /// # Errors
 ///
 /// As [`repeat`] for the stacked shape, and as [`rearrange_list`].
-pub fn repeat_list<'a, A, S, D>(
+pub fn repeat_list<'a, A, S, D, L>(
     xs: &'a [ArrayBase<S, D>],
     pattern: &str,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
 ) -> Result<CowArray<'a, A, IxDyn>, Error>
 where
     A: Clone,
     S: Data<Elem = A>,
     D: Dimension,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
     apply_list(&compiled, xs)
@@ -418,16 +480,17 @@ where
 /// # Errors
 ///
 /// As [`reduce`] for the stacked shape, and as [`rearrange_list`].
-pub fn reduce_list<A, S, D>(
+pub fn reduce_list<A, S, D, L>(
     xs: &[ArrayBase<S, D>],
     pattern: &str,
     reduction: Reduction,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
 ) -> Result<ArrayD<A>, Error>
 where
     A: Reducible,
     S: Data<Elem = A>,
     D: Dimension,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Reduce, pattern, axes_lengths)?;
     let shape = list_shape(&compiled, xs)?;
@@ -508,10 +571,13 @@ where
 /// assert!(y.iter().all(|&v| v == 1.0));
 /// # Ok::<(), einplan::Error>(())
 /// ```
+///
+/// With [`rank`](Reduce::rank), results have a fixed rank type.
 #[derive(Clone)]
-pub struct Reduce {
+pub struct Reduce<E = IxDyn> {
     compiled: Compiled,
     reduction: Reduction,
+    rank: PhantomData<fn() -> E>,
 }
 
 impl Reduce {
@@ -525,18 +591,48 @@ impl Reduce {
         Ok(Reduce {
             compiled: Compiled::new(pattern, Op::Reduce)?,
             reduction,
+            rank: PhantomData,
         })
     }
+}
 
+impl<E: Dimension> Reduce<E> {
     /// Fixes the length of axis `name`.
     ///
     /// # Errors
     ///
     /// If the pattern has no axis `name`, or its length is already given.
-    pub fn with(self, name: &str, len: usize) -> Result<Reduce, Error> {
+    pub fn with(self, name: &str, len: usize) -> Result<Reduce<E>, Error> {
         Ok(Reduce {
             compiled: self.compiled.with(name, len)?,
             reduction: self.reduction,
+            rank: PhantomData,
+        })
+    }
+
+    /// The same op with results of rank type `F` (such as `Ix2`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    /// use ndarray::{Array2, Array4, Ix2};
+    ///
+    /// let pool = Reduce::new("b c h w -> b c", Reduction::Mean)?.rank::<Ix2>()?;
+    /// let y: Array2<f32> = pool.apply(&Array4::<f32>::ones((2, 3, 4, 4)))?;
+    /// assert_eq!(y.dim(), (2, 3));
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Rearrange::rank`].
+    pub fn rank<F: Dimension>(self) -> Result<Reduce<F>, Error> {
+        check_rank::<F>(&self.compiled)?;
+        Ok(Reduce {
+            compiled: self.compiled,
+            reduction: self.reduction,
+            rank: PhantomData,
         })
     }
 
@@ -575,13 +671,14 @@ impl Reduce {
     /// # Errors
     ///
     /// As [`reduce`].
-    pub fn apply<A, S, D>(&self, x: &ArrayBase<S, D>) -> Result<ArrayD<A>, Error>
+    pub fn apply<A, S, D>(&self, x: &ArrayBase<S, D>) -> Result<Array<A, E>, Error>
     where
         A: Reducible,
         S: Data<Elem = A>,
         D: Dimension,
     {
-        run_reduce(&self.compiled, &x.view().into_dyn(), self.reduction, false)
+        let y = run_reduce(&self.compiled, &x.view().into_dyn(), self.reduction, false)?;
+        ranked(&self.compiled, y)
     }
 
     /// Reduces `x` into `out`, an array of the result's shape in any
@@ -625,7 +722,7 @@ impl Reduce {
     }
 }
 
-impl fmt::Debug for Reduce {
+impl<E> fmt::Debug for Reduce<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Reduce")
             .field(&self.compiled.pattern())
@@ -647,9 +744,12 @@ impl fmt::Debug for Reduce {
 /// assert_eq!(y.iter().copied().collect::<Vec<_>>(), [1, 2, 1, 2]);
 /// # Ok::<(), einplan::Error>(())
 /// ```
+///
+/// With [`rank`](Repeat::rank), results have a fixed rank type.
 #[derive(Clone)]
-pub struct Repeat {
+pub struct Repeat<E = IxDyn> {
     compiled: Compiled,
+    rank: PhantomData<fn() -> E>,
 }
 
 impl Repeat {
@@ -662,17 +762,46 @@ impl Repeat {
     pub fn new(pattern: &str) -> Result<Repeat, Error> {
         Ok(Repeat {
             compiled: Compiled::new(pattern, Op::Repeat)?,
+            rank: PhantomData,
         })
     }
+}
 
+impl<E: Dimension> Repeat<E> {
     /// Fixes the length of axis `name` (every new named axis needs one).
     ///
     /// # Errors
     ///
     /// If the pattern has no axis `name`, or its length is already given.
-    pub fn with(self, name: &str, len: usize) -> Result<Repeat, Error> {
+    pub fn with(self, name: &str, len: usize) -> Result<Repeat<E>, Error> {
         Ok(Repeat {
             compiled: self.compiled.with(name, len)?,
+            rank: PhantomData,
+        })
+    }
+
+    /// The same op with results of rank type `F` (such as `Ix3`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Repeat;
+    /// use ndarray::{Ix3, arr2};
+    ///
+    /// let frames = Repeat::new("h w -> t h w")?.with("t", 4)?.rank::<Ix3>()?;
+    /// let y = frames.apply(&arr2(&[[1, 2], [3, 4]]))?;
+    /// assert_eq!(y.dim(), (4, 2, 2));
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Rearrange::rank`].
+    pub fn rank<F: Dimension>(self) -> Result<Repeat<F>, Error> {
+        check_rank::<F>(&self.compiled)?;
+        Ok(Repeat {
+            compiled: self.compiled,
+            rank: PhantomData,
         })
     }
 
@@ -704,17 +833,14 @@ impl Repeat {
     /// # Errors
     ///
     /// As [`plan`](Repeat::plan) for `x.shape()`.
-    pub fn apply<'a, A, S, D>(
-        &self,
-        x: &'a ArrayBase<S, D>,
-    ) -> Result<CowArray<'a, A, IxDyn>, Error>
+    pub fn apply<'a, A, S, D>(&self, x: &'a ArrayBase<S, D>) -> Result<CowArray<'a, A, E>, Error>
     where
         A: Clone,
         S: Data<Elem = A>,
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        exec::rearrange(&plan, x.view())
+        ranked(&self.compiled, exec::rearrange(&plan, x.view())?)
     }
 
     /// Repeats `x` into `out`, an array of the result's shape in any
@@ -754,10 +880,46 @@ impl Repeat {
     }
 }
 
-impl fmt::Debug for Repeat {
+impl<E: Dimension> Repeat<E> {
+    /// `y` with this op's rank type.
+    pub(crate) fn ranked<S: RawData>(
+        &self,
+        y: ArrayBase<S, IxDyn>,
+    ) -> Result<ArrayBase<S, E>, Error> {
+        ranked(&self.compiled, y)
+    }
+}
+
+impl<E> fmt::Debug for Repeat<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Repeat")
             .field(&self.compiled.pattern())
             .finish()
     }
+}
+
+/// The error that rank type `E` cannot hold the output, if the pattern
+/// fixes the output's rank.
+fn check_rank<E: Dimension>(compiled: &Compiled) -> Result<(), Error> {
+    match (E::NDIM, compiled.output_rank()) {
+        (Some(expected), Some(found)) if expected != found => {
+            Err(rank_error(compiled, expected, found))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `y` with rank type `E`, or the error that its rank is not `E`'s.
+fn ranked<S: RawData, E: Dimension>(
+    compiled: &Compiled,
+    y: ArrayBase<S, IxDyn>,
+) -> Result<ArrayBase<S, E>, Error> {
+    let found = y.ndim();
+    y.into_dimensionality::<E>()
+        .map_err(|_| rank_error(compiled, E::NDIM.unwrap_or(found), found))
+}
+
+fn rank_error(compiled: &Compiled, expected: usize, found: usize) -> Error {
+    let kind = ErrorKind::OutputRank { expected, found };
+    Error::new(compiled.pattern(), kind, compiled.output_span())
 }

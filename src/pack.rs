@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn, Slice};
 
+use crate::args::Operands;
 use crate::ast::{AtomKind, Expr, Term};
 use crate::error::{Error, ErrorKind, Side};
 use crate::parse::parse_expr;
@@ -206,10 +207,13 @@ fn pack_pattern(pattern: &str, op: &'static str) -> Result<PackPattern, Error> {
 /// A pattern without exactly one `*` or with groups, `...`, `_` or
 /// numbers; no inputs; an input with too few axes; inputs whose named axes
 /// disagree.
-pub fn pack<A: Clone>(
-    inputs: &[ArrayViewD<'_, A>],
-    pattern: &str,
-) -> Result<(ArrayD<A>, Vec<Vec<usize>>), Error> {
+pub fn pack<A, O>(inputs: O, pattern: &str) -> Result<(ArrayD<A>, Vec<Vec<usize>>), Error>
+where
+    A: Clone,
+    O: Operands<A>,
+{
+    let inputs = inputs.operands();
+    let inputs = inputs.as_slice();
     let p = pack_pattern(pattern, "pack")?;
     let err = |kind| Error::new(pattern, kind, p.star);
     let Some(first) = inputs.first() else {

@@ -14,6 +14,7 @@
 
 use ndarray::{ArrayBase, ArrayD, CowArray, Data, Dimension, IxDyn};
 
+use crate::args::Lengths;
 use crate::error::Error;
 pub use crate::{Reducible, Reduction};
 
@@ -24,10 +25,10 @@ pub trait EinopsExt<A> {
     /// # Errors
     ///
     /// As [`rearrange`](crate::rearrange).
-    fn rearrange(
+    fn rearrange<L: Lengths + ?Sized>(
         &self,
         pattern: &str,
-        axes_lengths: &[(&str, usize)],
+        axes_lengths: &L,
     ) -> Result<CowArray<'_, A, IxDyn>, Error>;
 
     /// [`reduce`](crate::reduce) this array.
@@ -35,11 +36,11 @@ pub trait EinopsExt<A> {
     /// # Errors
     ///
     /// As [`reduce`](crate::reduce).
-    fn reduce(
+    fn reduce<L: Lengths + ?Sized>(
         &self,
         pattern: &str,
         reduction: Reduction,
-        axes_lengths: &[(&str, usize)],
+        axes_lengths: &L,
     ) -> Result<ArrayD<A>, Error>
     where
         A: Reducible;
@@ -49,10 +50,10 @@ pub trait EinopsExt<A> {
     /// # Errors
     ///
     /// As [`repeat`](crate::repeat).
-    fn repeat(
+    fn repeat<L: Lengths + ?Sized>(
         &self,
         pattern: &str,
-        axes_lengths: &[(&str, usize)],
+        axes_lengths: &L,
     ) -> Result<CowArray<'_, A, IxDyn>, Error>;
 }
 
@@ -62,19 +63,19 @@ where
     S: Data<Elem = A>,
     D: Dimension,
 {
-    fn rearrange(
+    fn rearrange<L: Lengths + ?Sized>(
         &self,
         pattern: &str,
-        axes_lengths: &[(&str, usize)],
+        axes_lengths: &L,
     ) -> Result<CowArray<'_, A, IxDyn>, Error> {
         crate::rearrange(self, pattern, axes_lengths)
     }
 
-    fn reduce(
+    fn reduce<L: Lengths + ?Sized>(
         &self,
         pattern: &str,
         reduction: Reduction,
-        axes_lengths: &[(&str, usize)],
+        axes_lengths: &L,
     ) -> Result<ArrayD<A>, Error>
     where
         A: Reducible,
@@ -82,10 +83,10 @@ where
         crate::reduce(self, pattern, reduction, axes_lengths)
     }
 
-    fn repeat(
+    fn repeat<L: Lengths + ?Sized>(
         &self,
         pattern: &str,
-        axes_lengths: &[(&str, usize)],
+        axes_lengths: &L,
     ) -> Result<CowArray<'_, A, IxDyn>, Error> {
         crate::repeat(self, pattern, axes_lengths)
     }

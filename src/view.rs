@@ -4,6 +4,7 @@
 
 use ndarray::{ArrayBase, ArrayView, Data, Dimension, IxDyn};
 
+use crate::args::Lengths;
 use crate::compiled::cached;
 use crate::error::Error;
 use crate::exec::Source;
@@ -42,14 +43,15 @@ use crate::plan::Plan;
 /// [`ErrorKind::NeedsCopy`](crate::ErrorKind::NeedsCopy), pointing at the
 /// output group that cannot be merged over `x`'s strides; otherwise as
 /// [`rearrange`](crate::rearrange).
-pub fn rearrange_view<'a, A, S, D>(
+pub fn rearrange_view<'a, A, S, D, L>(
     x: &'a ArrayBase<S, D>,
     pattern: &str,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
 ) -> Result<ArrayView<'a, A, IxDyn>, Error>
 where
     S: Data<Elem = A>,
     D: Dimension,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Rearrange, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
@@ -72,21 +74,22 @@ where
 /// # Errors
 ///
 /// As [`rearrange_view`] and [`repeat`](crate::repeat).
-pub fn repeat_view<'a, A, S, D>(
+pub fn repeat_view<'a, A, S, D, L>(
     x: &'a ArrayBase<S, D>,
     pattern: &str,
-    axes_lengths: &[(&str, usize)],
+    axes_lengths: &L,
 ) -> Result<ArrayView<'a, A, IxDyn>, Error>
 where
     S: Data<Elem = A>,
     D: Dimension,
+    L: Lengths + ?Sized,
 {
     let compiled = cached(Op::Repeat, pattern, axes_lengths)?;
     let plan = compiled.plan(x.shape())?;
     view(&plan, x.view())
 }
 
-impl Rearrange {
+impl<E: Dimension> Rearrange<E> {
     /// Rearranges `x` as a borrowed view, or fails with an error naming
     /// the merge that would need a copy; see [`rearrange_view`].
     ///
@@ -102,20 +105,17 @@ impl Rearrange {
     /// # Errors
     ///
     /// As [`rearrange_view`].
-    pub fn view<'a, A, S, D>(
-        &self,
-        x: &'a ArrayBase<S, D>,
-    ) -> Result<ArrayView<'a, A, IxDyn>, Error>
+    pub fn view<'a, A, S, D>(&self, x: &'a ArrayBase<S, D>) -> Result<ArrayView<'a, A, E>, Error>
     where
         S: Data<Elem = A>,
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        view(&plan, x.view())
+        self.ranked(view(&plan, x.view())?)
     }
 }
 
-impl Repeat {
+impl<E: Dimension> Repeat<E> {
     /// Repeats `x` as a borrowed view, or fails; see [`repeat_view`].
     ///
     /// # Examples
@@ -130,16 +130,13 @@ impl Repeat {
     /// # Errors
     ///
     /// As [`repeat_view`].
-    pub fn view<'a, A, S, D>(
-        &self,
-        x: &'a ArrayBase<S, D>,
-    ) -> Result<ArrayView<'a, A, IxDyn>, Error>
+    pub fn view<'a, A, S, D>(&self, x: &'a ArrayBase<S, D>) -> Result<ArrayView<'a, A, E>, Error>
     where
         S: Data<Elem = A>,
         D: Dimension,
     {
         let plan = self.plan(x.shape())?;
-        view(&plan, x.view())
+        self.ranked(view(&plan, x.view())?)
     }
 }
 

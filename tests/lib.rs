@@ -7,6 +7,7 @@ mod einmix;
 mod einsum;
 mod error_render;
 mod errors;
+mod everyday;
 mod kernels;
 mod oracle;
 mod oracle_fixtures;

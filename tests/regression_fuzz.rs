@@ -117,5 +117,8 @@ fn einsum_terms_beyond_i128_that_cancel() {
     // Without the cancellation the result does not fit: an error.
     let b = ndarray::arr1(&[i64::MAX, 1]).into_dyn();
     let e = einplan::einsum("a, ,  -> ", &[b.view(), s.view(), s.view()]).unwrap_err();
-    assert!(matches!(e.kind(), einplan::ErrorKind::IntegerOverflow { .. }), "{e}");
+    assert!(
+        matches!(e.kind(), einplan::ErrorKind::IntegerOverflow { .. }),
+        "{e}"
+    );
 }

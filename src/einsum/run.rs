@@ -46,13 +46,76 @@ pub(super) fn run<A: LinalgScalar>(
         let data = zeros(spec, shape.size(), spec.output_span)?;
         return Ok(ArrayD::from_shape_vec(shape, data).expect("one zero per element"));
     }
-    let mut tensors: Vec<Option<Tensor<'_, A>>> = schedule
+    let mut tensors = prepare_all(spec, schedule, operands)?;
+    contract_steps(spec, schedule, &schedule.steps, &mut tensors)?;
+    let Some(Some(last)) = tensors.pop() else {
+        unreachable!("a schedule leaves one tensor")
+    };
+    let out = in_output_order(spec, schedule, last)?;
+    Ok(out
+        .into_shape_with_order(shape)
+        .expect("a standard-layout array reshapes freely"))
+}
+
+/// Runs `schedule` on `operands` into `out` (of the output's shape). A
+/// float einsum whose last step is a matrix product already in output
+/// order writes that product straight into a standard-layout `out`;
+/// everything else is computed by [`run`] and copied in.
+pub(super) fn run_into<A: LinalgScalar>(
+    spec: &Spec,
+    schedule: &Schedule,
+    operands: &[ArrayViewD<'_, A>],
+    mut out: ArrayViewMutD<'_, A>,
+) -> Result<(), Error> {
+    let direct = !schedule.empty
+        && checked::integer::<A>().is_none()
+        && out.is_standard_layout()
+        && schedule.steps.last().is_some_and(|last| {
+            matches!(last.kind, Kind::Gemm(_)) && last.out[..] == schedule.out_axes[..]
+        });
+    let (Some((last, before)), true) = (schedule.steps.split_last(), direct) else {
+        let y = run(spec, schedule, operands)?;
+        out.assign(&y);
+        return Ok(());
+    };
+    let Kind::Gemm(gemm) = &last.kind else {
+        unreachable!("checked above")
+    };
+    let mut tensors = prepare_all(spec, schedule, operands)?;
+    contract_steps(spec, schedule, before, &mut tensors)?;
+    let (Some(x), Some(y)) = (tensors[last.x].take(), tensors[last.y].take()) else {
+        unreachable!("a schedule uses every tensor once")
+    };
+    // Standard layout, and the step's axes are the output's in order: the
+    // product's merged dimensions are a reshape of `out`.
+    let dst = out
+        .into_shape_with_order(IxDyn(&gemm.out_dims))
+        .expect("a standard-layout array reshapes freely");
+    matrix_products(gemm, x.data.view(), y.data.view(), dst)
+}
+
+/// Every operand as a [`Tensor`] of its distinct axes.
+fn prepare_all<'a, A: LinalgScalar>(
+    spec: &Spec,
+    schedule: &Schedule,
+    operands: &'a [ArrayViewD<'_, A>],
+) -> Result<Vec<Option<Tensor<'a, A>>>, Error> {
+    schedule
         .operands
         .iter()
         .zip(operands)
         .map(|(plan, x)| prepare(spec, plan, &schedule.lens, x).map(Some))
-        .collect::<Result<_, _>>()?;
-    for step in &schedule.steps {
+        .collect()
+}
+
+/// Runs `steps`, each contracting two tensors into a new one pushed last.
+fn contract_steps<A: LinalgScalar>(
+    spec: &Spec,
+    schedule: &Schedule,
+    steps: &[Step],
+    tensors: &mut Vec<Option<Tensor<'_, A>>>,
+) -> Result<(), Error> {
+    for step in steps {
         let x = tensors[step.x].take();
         let y = tensors[step.y].take();
         let (Some(x), Some(y)) = (x, y) else {
@@ -64,13 +127,7 @@ pub(super) fn run<A: LinalgScalar>(
             data: CowArray::from(data),
         }));
     }
-    let Some(Some(last)) = tensors.pop() else {
-        unreachable!("a schedule leaves one tensor")
-    };
-    let out = in_output_order(spec, schedule, last)?;
-    Ok(out
-        .into_shape_with_order(shape)
-        .expect("a standard-layout array reshapes freely"))
+    Ok(())
 }
 
 /// Runs an integer einsum of at most 64-bit elements in `i128` (where a
