@@ -215,6 +215,14 @@ impl Einsum {
     }
 
     /// The pattern as given to [`new`](Einsum::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let matmul = einplan::Einsum::new("i k, k j -> i j")?;
+    /// assert_eq!(matmul.pattern(), "i k, k j -> i j");
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     pub fn pattern(&self) -> &str {
         &self.spec.pattern
     }
