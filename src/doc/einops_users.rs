@@ -47,15 +47,18 @@
 //! - **`unpack` checks the sizes.** When the packed shapes do not add up
 //!   to the packed axis, einops returns overlapping or truncated pieces;
 //!   einplan returns an error.
-//! - **`Mean` on integers is an error.** einops (through numpy) silently
-//!   returns floats; einplan keeps the element type, so it asks you to
-//!   convert first.
+//! - **`Mean` on integers** is an error in both: einops raises
+//!   `NotImplementedError` ("reduce_mean is not available for
+//!   non-floating tensors"), einplan returns an
+//!   [`ErrorKind::UnsupportedReduction`] that asks you to convert the
+//!   array to a float type first.
 //! - **`Min`/`Max` over zero elements** is an error in both, but einplan's
 //!   is an [`ErrorKind::EmptyReduction`] pointing at the pattern.
 //! - **Integer sums and products that overflow are errors.** einops
-//!   (through numpy) widens small integer types; einplan keeps the element
-//!   type, so it refuses with an [`ErrorKind::IntegerOverflow`] that names
-//!   a wider type instead of wrapping. `f32` sums accumulate in `f64`, so
+//!   (through numpy) widens integer types narrower than 64 bits to 64
+//!   bits, and silently wraps 64-bit sums and products; einplan keeps the
+//!   element type, so it refuses with an [`ErrorKind::IntegerOverflow`]
+//!   that names a wider type instead of wrapping. `f32` sums accumulate in `f64`, so
 //!   they are more accurate than numpy's pairwise `f32` sums on long
 //!   reductions.
 //! - **Lists of arrays** use separate functions (`rearrange_list`, …)
@@ -101,4 +104,5 @@
 //! [`PackedLength`]: crate::PackedLength
 //! [`Error`]: crate::Error
 //! [`ErrorKind::EmptyReduction`]: crate::ErrorKind::EmptyReduction
+//! [`ErrorKind::UnsupportedReduction`]: crate::ErrorKind::UnsupportedReduction
 //! [`ErrorKind::IntegerOverflow`]: crate::ErrorKind::IntegerOverflow
