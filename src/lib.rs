@@ -119,7 +119,8 @@ mod ast;
 #[cfg(feature = "candle")]
 pub mod candle;
 mod compiled;
-#[cfg(doc)]
+// Also under `doctest`, so that the pages' examples run as tests.
+#[cfg(any(doc, doctest))]
 pub mod doc {
     //! Documentation pages.
     pub mod einops_users;
