@@ -263,6 +263,14 @@ impl<E: Dimension> Einsum<E> {
     }
 
     /// The pattern as given to [`new`](Einsum::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let matmul = einplan::Einsum::new("i k, k j -> i j")?;
+    /// assert_eq!(matmul.pattern(), "i k, k j -> i j");
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     pub fn pattern(&self) -> &str {
         &self.spec.pattern
     }

@@ -71,11 +71,28 @@ impl Error {
     }
 
     /// What went wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::ErrorKind;
+    ///
+    /// let x = ndarray::Array2::<f32>::zeros((2, 3));
+    /// let err = einplan::repeat(&x, "h w -> h w c", &[]).unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::MissingLength { name: "c".into() });
+    /// ```
     pub fn kind(&self) -> &ErrorKind {
         &self.inner.kind
     }
 
     /// The pattern the error points into.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = einplan::Rearrange::new("a b -> a").unwrap_err();
+    /// assert_eq!(err.pattern(), "a b -> a");
+    /// ```
     pub fn pattern(&self) -> &str {
         &self.inner.pattern
     }
@@ -84,6 +101,18 @@ impl Error {
     ///
     /// The range may be empty (for example "expected `->`" at the end of
     /// the pattern); it never extends past the pattern.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = einplan::Rearrange::new("a b -> a").unwrap_err();
+    /// // The axis missing from the output.
+    /// assert_eq!(&err.pattern()[err.span()], "b");
+    ///
+    /// let err = einplan::Rearrange::new("a b").unwrap_err();
+    /// // Where the `->` should be: the empty span at the end.
+    /// assert_eq!(err.span(), 3..3);
+    /// ```
     pub fn span(&self) -> Range<usize> {
         self.inner.span.range()
     }
@@ -91,6 +120,17 @@ impl Error {
     /// A second byte range, when the error involves two places: the first
     /// occurrence of a duplicated axis, or the other operand that gives an
     /// axis a different length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = einplan::Rearrange::new("b h h -> b h").unwrap_err();
+    /// assert_eq!(err.span(), 4..5); // the second `h`
+    /// assert_eq!(err.aux_span(), Some(2..3)); // the first
+    ///
+    /// let err = einplan::Rearrange::new("a b -> a").unwrap_err();
+    /// assert_eq!(err.aux_span(), None);
+    /// ```
     pub fn aux_span(&self) -> Option<Range<usize>> {
         self.inner.aux.map(Span::range)
     }
@@ -322,6 +362,20 @@ impl fmt::Debug for Error {
 }
 
 /// Which side of a pattern something is on.
+///
+/// # Examples
+///
+/// ```
+/// use einplan::{ErrorKind, Side};
+///
+/// // `w` is on the input side only: rearrange cannot drop it.
+/// let err = einplan::Rearrange::new("b h w -> b h").unwrap_err();
+/// let ErrorKind::OneSidedAxis { name, side, .. } = err.kind() else {
+///     panic!("unexpected error: {err}");
+/// };
+/// assert_eq!((name.as_str(), *side), ("w", Side::Input));
+/// assert_eq!(side.to_string(), "input");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Side {
@@ -343,7 +397,46 @@ impl fmt::Display for Side {
 /// The kind of an [`Error`].
 ///
 /// Each variant's documentation shows an input that triggers it. New
-/// variants may be added in minor releases.
+/// variants may be added in minor releases, so a `match` needs a `_` arm.
+///
+/// Match on it through [`Error::kind`] to react to one failure and pass on
+/// the rest:
+///
+/// ```
+/// use einplan::ErrorKind;
+/// use ndarray::{Array2, ArrayD};
+///
+/// /// Splits `x`'s features into `heads` attention heads, or `None` if
+/// /// they do not divide evenly.
+/// fn split_heads(x: &Array2<f32>, heads: usize) -> Result<Option<ArrayD<f32>>, einplan::Error> {
+///     match einplan::rearrange(x, "t (h d) -> h t d", &[("h", heads)]) {
+///         Ok(y) => Ok(Some(y.into_owned())),
+///         Err(e) if matches!(e.kind(), ErrorKind::NotDivisible { .. }) => Ok(None),
+///         Err(e) => Err(e),
+///     }
+/// }
+///
+/// let x = Array2::<f32>::zeros((5, 12)); // 5 tokens, 12 features
+/// assert_eq!(split_heads(&x, 3)?.unwrap().shape(), &[3, 5, 4]);
+/// assert_eq!(split_heads(&x, 5)?, None);
+///
+/// // The fields say what did not fit.
+/// let err = einplan::rearrange(&x, "t (h d) -> h t d", &[("h", 5)]).unwrap_err();
+/// let ErrorKind::NotDivisible { dim, length, divisor } = err.kind() else {
+///     panic!("unexpected error: {err}");
+/// };
+/// assert_eq!((*dim, *length, divisor.as_str()), (1, 12, "h = 5"));
+///
+/// // Another kind a caller may match on: the wrong number of dimensions.
+/// let cube = ndarray::Array3::<f32>::zeros((2, 5, 12));
+/// let err = einplan::rearrange(&cube, "t (h d) -> h t d", &[("h", 3)]).unwrap_err();
+/// assert_eq!(
+///     err.kind(),
+///     &ErrorKind::RankMismatch { expected: 2, found: 3, at_least: false },
+/// );
+/// assert_eq!(err.kind().to_string(), "the pattern expects 2 input dimensions, the input has 3");
+/// # Ok::<(), einplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -84,8 +84,9 @@
 //! einplan is meant to take untrusted patterns and shapes. Nothing panics
 //! on user input, and resources are bounded: patterns longer than 4096
 //! bytes and inputs with more than 64 dimensions are rejected, every
-//! product of lengths is overflow-checked, and no result may exceed
-//! `isize::MAX` elements. The grammar has one level of groups, so parsing
+//! product of lengths is overflow-checked, and no result may have more
+//! than `isize::MAX` elements or take more than `isize::MAX` bytes (a
+//! result too large to allocate is an error, never an abort). The grammar has one level of groups, so parsing
 //! does not recurse on user input.
 //!
 //! # Unsafe code
@@ -120,7 +121,8 @@ mod ast;
 #[cfg(feature = "candle")]
 pub mod candle;
 mod compiled;
-#[cfg(doc)]
+// Also under `doctest`, so that the pages' examples run as tests.
+#[cfg(any(doc, doctest))]
 pub mod doc {
     //! Documentation pages.
     pub mod einops_users;

@@ -105,6 +105,22 @@ pub struct Rearrange<E = IxDyn> {
 impl Rearrange {
     /// Parses and checks a rearrange pattern.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{ErrorKind, Rearrange};
+    ///
+    /// let to_nhwc = Rearrange::new("b c h w -> b h w c")?;
+    /// let x = ndarray::Array4::<u8>::zeros((1, 3, 4, 5));
+    /// let y = to_nhwc.apply(&x)?;
+    /// assert_eq!(y.shape(), &[1, 4, 5, 3]);
+    ///
+    /// // Rules that need no shape are checked here, once.
+    /// let err = Rearrange::new("b c h w -> b h w").unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::OneSidedAxis { .. }));
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Syntax errors and the rules that need no shape: every axis on both
@@ -120,6 +136,21 @@ impl Rearrange {
 
 impl<E: Dimension> Rearrange<E> {
     /// Fixes the length of axis `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Rearrange;
+    ///
+    /// let patches = Rearrange::new("(h p1) (w p2) -> (h w) (p1 p2)")?
+    ///     .with("p1", 2)?
+    ///     .with("p2", 2)?;
+    /// let x = ndarray::Array2::<f32>::zeros((4, 6));
+    /// let y = patches.apply(&x)?;
+    /// assert_eq!(y.shape(), &[6, 4]); // six 2x2 patches
+    /// assert!(patches.clone().with("p3", 2).is_err()); // no such axis
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -167,11 +198,32 @@ impl<E: Dimension> Rearrange<E> {
     }
 
     /// The pattern as given to [`new`](Rearrange::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = einplan::Rearrange::new("h w -> w h")?;
+    /// assert_eq!(t.pattern(), "h w -> w h");
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     pub fn pattern(&self) -> &str {
         self.compiled.pattern()
     }
 
     /// The plan for inputs of `shape` (cached per shape).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Rearrange;
+    ///
+    /// let shuffle = Rearrange::new("b (c1 c2) h w -> b (c2 c1) h w")?.with("c1", 3)?;
+    /// let plan = shuffle.plan(&[2, 12, 5, 5])?;
+    /// assert_eq!(plan.output_shape(), &[2, 12, 5, 5]);
+    /// assert!(!plan.is_view()); // interleaving channels needs a copy
+    /// assert!(shuffle.plan(&[2, 13, 5, 5]).is_err()); // 13 is not divisible by 3
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -182,6 +234,25 @@ impl<E: Dimension> Rearrange<E> {
 
     /// Rearranges `x`; a view when strides suffice, else a copy. See
     /// [`rearrange`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Rearrange;
+    /// use ndarray::arr2;
+    ///
+    /// let flat = Rearrange::new("h w -> (h w)")?;
+    /// let x = arr2(&[[1, 2], [3, 4]]);
+    /// let y = flat.apply(&x)?;
+    /// assert!(y.is_view());
+    /// assert_eq!(y, ndarray::arr1(&[1, 2, 3, 4]).into_dyn());
+    /// // The transpose's rows are not contiguous: a copy.
+    /// let xt = x.t();
+    /// let z = flat.apply(&xt)?;
+    /// assert!(z.is_owned());
+    /// assert_eq!(z, ndarray::arr1(&[1, 3, 2, 4]).into_dyn());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -302,9 +373,32 @@ where
 }
 
 /// Reduces `x` by an einops pattern with a fold of your own: each output
-/// element is `f(…f(f(init, x0), x1)…, xn)` over the elements it reduces,
-/// in row-major order of the reduced axes... or in memory order, which may
-/// differ: use an associative and commutative `f`.
+/// element is `f(…f(f(init, x0), x1)…, xn)` over the `n + 1` elements it
+/// reduces.
+///
+/// # Visiting order
+///
+/// Each output element is one sequential left fold: it starts from a
+/// clone of `init`, and `f` takes every element it reduces exactly once,
+/// on one thread, with no partial results combined (so `f` need not be
+/// associative). An output element that reduces no elements (a reduced
+/// axis of length 0) is `init`.
+///
+/// The elements are visited in `x`'s memory order, not in the pattern's:
+/// the reduced axes (after splitting groups, so `(h 2)` gives two) are
+/// nested by decreasing absolute stride in `x` (axes of equal stride keep
+/// their order in the pattern), and each is walked from index 0 up.
+///
+/// - For `x` in standard (row-major) layout, that is row-major order of
+///   the reduced axes as they appear on the input side of the pattern.
+/// - For a transposed or column-major `x`, it is memory order again,
+///   which is column-major in `x`'s indices. A reversed axis (negative
+///   stride) is still walked from index 0 up.
+///
+/// This is the order einplan uses today; it is not a promise for future
+/// versions. If the result must not depend on `x`'s layout or on the
+/// version, use an `f` that is associative and commutative (and, for
+/// floats, accept that rounding may differ between orders).
 ///
 /// # Examples
 ///
@@ -312,6 +406,15 @@ where
 /// let x = ndarray::arr2(&[["a", "b"], ["c", "d"]]).mapv(String::from);
 /// let joined = einplan::reduce_with(&x, "r c -> r", &[], String::new(), |acc, s| acc + s)?;
 /// assert_eq!(joined.iter().cloned().collect::<Vec<_>>(), ["ab", "cd"]);
+///
+/// // Row-major layout: row-major order.
+/// let all = einplan::reduce_with(&x, "r c ->", &[], String::new(), |acc, s| acc + s)?;
+/// assert_eq!(all[[]], "abcd");
+/// // The transpose reads the same memory in the same order: not "acbd".
+/// let t = x.t();
+/// assert_eq!(t[[0, 1]], "c");
+/// let all_t = einplan::reduce_with(&t, "c r ->", &[], String::new(), |acc, s| acc + s)?;
+/// assert_eq!(all_t[[]], "abcd");
 /// # Ok::<(), einplan::Error>(())
 /// ```
 ///
@@ -456,6 +559,17 @@ where
 /// [`repeat`] for a list of same-shape arrays, stacked on a new leading
 /// axis as einops does.
 ///
+/// # Examples
+///
+/// ```
+/// use ndarray::{arr1, arr2};
+///
+/// let xs = [arr1(&[1, 2]), arr1(&[3, 4])];
+/// let y = einplan::repeat_list(&xs, "n w -> n (w k)", &[("k", 2)])?;
+/// assert_eq!(y, arr2(&[[1, 1, 2, 2], [3, 3, 4, 4]]).into_dyn());
+/// # Ok::<(), einplan::Error>(())
+/// ```
+///
 /// # Errors
 ///
 /// As [`repeat`] for the stacked shape, and as [`rearrange_list`].
@@ -476,6 +590,26 @@ where
 
 /// [`reduce`] for a list of same-shape arrays, stacked on a new leading
 /// axis as einops does. The stack is built first (one copy).
+///
+/// # Examples
+///
+/// ```
+/// use einplan::{ErrorKind, Reduction};
+/// use ndarray::arr1;
+///
+/// // Three runs of one measurement: the mean per position, the total per run.
+/// let runs = [arr1(&[1.0, 2.0]), arr1(&[3.0, 4.0]), arr1(&[5.0, 9.0])];
+/// let mean = einplan::reduce_list(&runs, "n w -> w", Reduction::Mean, &[])?;
+/// assert_eq!(mean, arr1(&[3.0, 5.0]).into_dyn());
+/// let totals = einplan::reduce_list(&runs, "n w -> n", Reduction::Sum, &[])?;
+/// assert_eq!(totals, arr1(&[3.0, 7.0, 14.0]).into_dyn());
+///
+/// // Every array must have the first one's shape.
+/// let ragged = [arr1(&[1.0, 2.0]), arr1(&[3.0])];
+/// let err = einplan::reduce_list(&ragged, "n w -> w", Reduction::Sum, &[]).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::ListShapes { index: 1, .. }));
+/// # Ok::<(), einplan::Error>(())
+/// ```
 ///
 /// # Errors
 ///
@@ -583,6 +717,19 @@ pub struct Reduce<E = IxDyn> {
 impl Reduce {
     /// Parses and checks a reduce pattern.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    ///
+    /// let pool = Reduce::new("b c (h 2) (w 2) -> b c h w", Reduction::Max)?;
+    /// let y = pool.apply(&ndarray::Array4::<f32>::zeros((1, 3, 8, 8)))?;
+    /// assert_eq!(y.shape(), &[1, 3, 4, 4]);
+    /// // reduce cannot create axes.
+    /// assert!(Reduce::new("b c -> b c k", Reduction::Sum).is_err());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Syntax errors, output axes missing from the input, anonymous axes
@@ -598,6 +745,19 @@ impl Reduce {
 
 impl<E: Dimension> Reduce<E> {
     /// Fixes the length of axis `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    /// use ndarray::arr1;
+    ///
+    /// // Sums of consecutive windows of `k` elements.
+    /// let windows = Reduce::new("(n k) -> n", Reduction::Sum)?.with("k", 3)?;
+    /// let y = windows.apply(&arr1(&[1, 2, 3, 4, 5, 6]))?;
+    /// assert_eq!(y, arr1(&[6, 15]).into_dyn());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -653,11 +813,32 @@ impl<E: Dimension> Reduce<E> {
     }
 
     /// The reduction given to [`new`](Reduce::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    ///
+    /// let pool = Reduce::new("b c h w -> b c", Reduction::Max)?;
+    /// assert_eq!(pool.reduction(), Reduction::Max);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     pub fn reduction(&self) -> Reduction {
         self.reduction
     }
 
     /// The plan for inputs of `shape` (cached per shape).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    ///
+    /// let pool = Reduce::new("b c (h 2) (w 2) -> b c h w", Reduction::Mean)?;
+    /// assert_eq!(pool.plan(&[8, 3, 32, 32])?.output_shape(), &[8, 3, 16, 16]);
+    /// assert!(pool.plan(&[8, 3, 31, 32]).is_err()); // 31 is odd
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -667,6 +848,18 @@ impl<E: Dimension> Reduce<E> {
     }
 
     /// Reduces `x` into a fresh array. See [`reduce`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    /// use ndarray::{arr1, arr2};
+    ///
+    /// let smallest = Reduce::new("r c -> c", Reduction::Min)?;
+    /// let y = smallest.apply(&arr2(&[[3, 1], [2, 5]]))?;
+    /// assert_eq!(y, arr1(&[2, 1]).into_dyn());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -755,6 +948,20 @@ pub struct Repeat<E = IxDyn> {
 impl Repeat {
     /// Parses and checks a repeat pattern.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Repeat;
+    ///
+    /// let upsample = Repeat::new("h w -> (h 2) (w 2)")?;
+    /// let x = ndarray::arr2(&[[1, 2]]);
+    /// let y = upsample.apply(&x)?;
+    /// assert_eq!(y, ndarray::arr2(&[[1, 1, 2, 2], [1, 1, 2, 2]]).into_dyn());
+    /// // repeat cannot remove axes.
+    /// assert!(Repeat::new("h w -> h").is_err());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Syntax errors, input axes missing from the output, anonymous axes
@@ -769,6 +976,20 @@ impl Repeat {
 
 impl<E: Dimension> Repeat<E> {
     /// Fixes the length of axis `name` (every new named axis needs one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Repeat;
+    ///
+    /// let to_rgb = Repeat::new("h w -> h w c")?.with("c", 3)?;
+    /// let gray = ndarray::Array2::<u8>::zeros((4, 5));
+    /// let y = to_rgb.apply(&gray)?;
+    /// assert_eq!(y.shape(), &[4, 5, 3]);
+    /// // Without the length, planning fails.
+    /// assert!(Repeat::new("h w -> h w c")?.apply(&gray).is_err());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -820,6 +1041,17 @@ impl<E: Dimension> Repeat<E> {
 
     /// The plan for inputs of `shape` (cached per shape).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Repeat;
+    ///
+    /// let tile = Repeat::new("h w -> (2 h) w")?;
+    /// let plan = tile.plan(&[3, 4])?;
+    /// assert_eq!(plan.output_shape(), &[6, 4]);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`Rearrange::plan`], and a new axis without a length.
@@ -829,6 +1061,20 @@ impl<E: Dimension> Repeat<E> {
 
     /// Repeats `x`: a broadcast view when strides suffice, else a copy.
     /// See [`repeat`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Repeat;
+    ///
+    /// let batch = Repeat::new("h w -> b h w")?.with("b", 4)?;
+    /// let x = ndarray::arr2(&[[1, 2], [3, 4]]);
+    /// let y = batch.apply(&x)?;
+    /// assert!(y.is_view()); // stride 0 along `b`: nothing copied
+    /// assert_eq!(y.strides()[0], 0);
+    /// assert_eq!(y.shape(), &[4, 2, 2]);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -286,6 +286,17 @@ where
 pub trait PackedLength: Copy + sealed::Sealed {
     /// The length; `Ok(None)` for `-1`; `Err` with the value for any
     /// other negative number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::PackedLength;
+    ///
+    /// assert_eq!(3usize.length(), Ok(Some(3)));
+    /// assert_eq!(4i64.length(), Ok(Some(4)));
+    /// assert_eq!((-1i32).length(), Ok(None));
+    /// assert_eq!((-2isize).length(), Err(-2));
+    /// ```
     fn length(self) -> Result<Option<usize>, i64>;
 }
 

@@ -79,11 +79,30 @@ struct PlanAxis {
 
 impl Plan {
     /// The input shape this plan was made for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let plan = einplan::Rearrange::new("b (h w) -> b h w")?.with("h", 2)?.plan(&[3, 8])?;
+    /// assert_eq!(plan.input_shape(), &[3, 8]);
+    /// assert_eq!(plan.output_shape(), &[3, 2, 4]);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     pub fn input_shape(&self) -> &[usize] {
         &self.input_shape
     }
 
     /// The shape of the result.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Reduce, Reduction};
+    ///
+    /// let plan = Reduce::new("b c h w -> b c () ()", Reduction::Mean)?.plan(&[2, 3, 7, 7])?;
+    /// assert_eq!(plan.output_shape(), &[2, 3, 1, 1]);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     pub fn output_shape(&self) -> &[usize] {
         &self.output_shape
     }
@@ -94,6 +113,20 @@ impl Plan {
     /// For other layouts `apply` decides from the input's actual strides: a
     /// transposed input may need a copy where a standard one does not, and
     /// the other way round. An empty result is always a fresh array.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Rearrange;
+    ///
+    /// // Merging neighbours in memory: a view.
+    /// let flat = Rearrange::new("b c h w -> b (c h w)")?.plan(&[2, 3, 4, 4])?;
+    /// assert!(flat.is_view());
+    /// // Merging `h w` after moving `c` behind them: a copy.
+    /// let nhwc = Rearrange::new("b c h w -> b (h w c)")?.plan(&[2, 3, 4, 4])?;
+    /// assert!(!nhwc.is_view());
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
     pub fn is_view(&self) -> bool {
         self.prepared.as_ref().is_some_and(|p| p.view().is_some())
     }

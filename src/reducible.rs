@@ -60,6 +60,33 @@ pub(crate) mod sealed {
 /// Element types that [`reduce`](crate::reduce) supports: `f32`, `f64`,
 /// the primitive integers, and `bool`. Sealed; use
 /// [`reduce_with`](crate::reduce_with) for other types.
+///
+/// Which [`Reduction`]s each type takes is checked when the reduction
+/// runs: see [`Reduction`].
+///
+/// # Examples
+///
+/// A function generic over the element type takes `A: Reducible`:
+///
+/// ```
+/// use einplan::{Reducible, Reduction};
+/// use ndarray::{ArrayD, ArrayView2, arr1, arr2};
+///
+/// /// The total of each column.
+/// fn column_totals<A: Reducible>(x: ArrayView2<'_, A>) -> Result<ArrayD<A>, einplan::Error> {
+///     einplan::reduce(&x, "r c -> c", Reduction::Sum, &[])
+/// }
+///
+/// let counts = arr2(&[[1u8, 2], [3, 4]]);
+/// assert_eq!(column_totals(counts.view())?, arr1(&[4u8, 6]).into_dyn());
+/// let weights = arr2(&[[0.5f32, 1.0], [0.25, 2.0]]);
+/// assert_eq!(column_totals(weights.view())?, arr1(&[0.75f32, 3.0]).into_dyn());
+///
+/// // `bool` is `Reducible` too, but has no `Sum`: an error, not a panic.
+/// let flags = arr2(&[[true, false], [true, true]]);
+/// assert!(column_totals(flags.view()).is_err());
+/// # Ok::<(), einplan::Error>(())
+/// ```
 pub trait Reducible: sealed::Run {}
 
 fn go<A, F: Fold<A>>(job: Planned<'_, '_, A>, f: F, reference: bool) -> Result<ArrayD<A>, Error> {

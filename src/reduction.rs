@@ -8,9 +8,11 @@ use std::fmt;
 ///
 /// `Sum`, `Mean`, `Min`, `Max` and `Prod` are defined for the numeric
 /// types (`f32`, `f64` and the primitive integers), except `Mean` on
-/// integers, which is an error (convert to a float type first: einops
-/// would silently change the element type). `Any` and `All` are defined
-/// for `bool`. For anything else use [`reduce_with`](crate::reduce_with).
+/// integers, which is an
+/// [`ErrorKind::UnsupportedReduction`](crate::ErrorKind::UnsupportedReduction)
+/// (convert to a float type first; einops refuses it too). `Any` and
+/// `All` are defined for `bool`. For anything else use
+/// [`reduce_with`](crate::reduce_with).
 ///
 /// Accuracy: `f32` sums, means and products accumulate in `f64` and round
 /// once at the end, so a sum of millions of `f32`s keeps `f32` precision.
@@ -19,6 +21,39 @@ use std::fmt;
 /// [`ErrorKind::IntegerOverflow`](crate::ErrorKind::IntegerOverflow) that
 /// suggests a wider type, never a wrapped value. `Min` and `Max`
 /// propagate NaN.
+///
+/// # Examples
+///
+/// ```
+/// use einplan::{ErrorKind, Reduction};
+/// use ndarray::{arr1, arr2};
+///
+/// let x = arr2(&[[1, 2, 3], [4, 5, 6]]);
+/// let row_sums = einplan::reduce(&x, "r c -> r", Reduction::Sum, &[])?;
+/// assert_eq!(row_sums, arr1(&[6, 15]).into_dyn());
+/// let col_max = einplan::reduce(&x, "r c -> c", Reduction::Max, &[])?;
+/// assert_eq!(col_max, arr1(&[4, 5, 6]).into_dyn());
+///
+/// // `Mean` is for floats: integers are converted first.
+/// let err = einplan::reduce(&x, "r c -> r", Reduction::Mean, &[]).unwrap_err();
+/// assert!(matches!(
+///     err.kind(),
+///     ErrorKind::UnsupportedReduction { reduction: Reduction::Mean, element: "i32" }
+/// ));
+/// let means = einplan::reduce(&x.mapv(f64::from), "r c -> r", Reduction::Mean, &[])?;
+/// assert_eq!(means, arr1(&[2.0, 5.0]).into_dyn());
+///
+/// // `Any` and `All` are for `bool`.
+/// let big = x.mapv(|v| v > 4);
+/// let any = einplan::reduce(&big, "r c -> r", Reduction::Any, &[])?;
+/// assert_eq!(any, arr1(&[false, true]).into_dyn());
+/// let all = einplan::reduce(&big, "r c -> r", Reduction::All, &[])?;
+/// assert_eq!(all, arr1(&[false, false]).into_dyn());
+///
+/// // `Display` gives einops' name for it.
+/// assert_eq!(Reduction::Prod.to_string(), "prod");
+/// # Ok::<(), einplan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reduction {

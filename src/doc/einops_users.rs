@@ -23,6 +23,32 @@
 //! | (not in einops) | `Einsum::new("b (g ci) h w, g co ci -> b (g co) h w")?.with("g", 3)?` |
 //! | `x.rearrange(…)` (einx / torch style) | `use einplan::prelude::*; x.rearrange(…)?` |
 //!
+//! The same calls side by side, with einops' line above each:
+//!
+//! ```
+//! use einplan::{ErrorKind, Reduction};
+//! use ndarray::{arr1, arr2};
+//!
+//! let x = arr2(&[[1, 2], [3, 4]]);
+//! // rearrange(x, "a b -> (b a)")
+//! let y = einplan::rearrange(&x, "a b -> (b a)", &[])?;
+//! assert_eq!(y, arr1(&[1, 3, 2, 4]).into_dyn());
+//! // reduce(x, "a b -> a", "max")
+//! let m = einplan::reduce(&x, "a b -> a", Reduction::Max, &[])?;
+//! assert_eq!(m, arr1(&[2, 4]).into_dyn());
+//! // repeat(x, "a b -> a b c", c=2)
+//! let r = einplan::repeat(&x, "a b -> a b c", &[("c", 2)])?;
+//! assert_eq!(r.shape(), &[2, 2, 2]);
+//! // reduce(x, "a b -> a", "mean") raises NotImplementedError for integers;
+//! // einplan returns an error too.
+//! let err = einplan::reduce(&x, "a b -> a", Reduction::Mean, &[]).unwrap_err();
+//! assert!(matches!(err.kind(), ErrorKind::UnsupportedReduction { .. }));
+//! // reduce(x.astype("float64"), "a b -> a", "mean")
+//! let mean = einplan::reduce(&x.mapv(f64::from), "a b -> a", Reduction::Mean, &[])?;
+//! assert_eq!(mean, arr1(&[1.5, 3.5]).into_dyn());
+//! # Ok::<(), einplan::Error>(())
+//! ```
+//!
 //! The function names are einplan's crate-root items: [`rearrange`],
 //! [`reduce`], [`reduce_with`], [`repeat`], [`rearrange_list`],
 //! [`pack`], [`unpack`], [`parse_shape`], [`einsum`], and the compiled ops
@@ -47,15 +73,18 @@
 //! - **`unpack` checks the sizes.** When the packed shapes do not add up
 //!   to the packed axis, einops returns overlapping or truncated pieces;
 //!   einplan returns an error.
-//! - **`Mean` on integers is an error.** einops (through numpy) silently
-//!   returns floats; einplan keeps the element type, so it asks you to
-//!   convert first.
+//! - **`Mean` on integers** is an error in both: einops raises
+//!   `NotImplementedError` ("reduce_mean is not available for
+//!   non-floating tensors"), einplan returns an
+//!   [`ErrorKind::UnsupportedReduction`] that asks you to convert the
+//!   array to a float type first.
 //! - **`Min`/`Max` over zero elements** is an error in both, but einplan's
 //!   is an [`ErrorKind::EmptyReduction`] pointing at the pattern.
 //! - **Integer sums and products that overflow are errors.** einops
-//!   (through numpy) widens small integer types; einplan keeps the element
-//!   type, so it refuses with an [`ErrorKind::IntegerOverflow`] that names
-//!   a wider type instead of wrapping. `f32` sums accumulate in `f64`, so
+//!   (through numpy) widens integer types narrower than 64 bits to 64
+//!   bits, and silently wraps 64-bit sums and products; einplan keeps the
+//!   element type, so it refuses with an [`ErrorKind::IntegerOverflow`]
+//!   that names a wider type instead of wrapping. `f32` sums accumulate in `f64`, so
 //!   they are more accurate than numpy's pairwise `f32` sums on long
 //!   reductions.
 //! - **Lists of arrays** use separate functions (`rearrange_list`, …)
@@ -101,4 +130,5 @@
 //! [`PackedLength`]: crate::PackedLength
 //! [`Error`]: crate::Error
 //! [`ErrorKind::EmptyReduction`]: crate::ErrorKind::EmptyReduction
+//! [`ErrorKind::UnsupportedReduction`]: crate::ErrorKind::UnsupportedReduction
 //! [`ErrorKind::IntegerOverflow`]: crate::ErrorKind::IntegerOverflow
