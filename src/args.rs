@@ -24,13 +24,12 @@ mod sealed {
 /// ```
 /// use ndarray::Array4;
 ///
-/// let x = Array4::<f32>::zeros((2, 6, 4, 4));
-/// let y = Array4::<f32>::zeros((2, 4, 4, 6));
-/// // The lengths of `x`, by name, fix the split of `y`'s last axis.
-/// let dims = einplan::parse_shape(&x, "b c _ _")?;
-/// let z = einplan::rearrange(&y, "b h w (g k) -> b g k h w", &[("g", 2)])?;
-/// let w = einplan::rearrange(&z, "b g k h w -> b (g k) h w", &dims)?;
-/// assert_eq!(w.shape(), x.shape());
+/// let x = Array4::<f32>::zeros((2, 6, 4, 5));
+/// let tokens = einplan::rearrange(&x, "b c h w -> b (h w) c", &[])?;
+/// // `x`'s height and width, by name, undo the flattening.
+/// let hw = einplan::parse_shape(&x, "_ _ h w")?;
+/// let back = einplan::rearrange(&tokens, "b (h w) c -> b c h w", &hw)?;
+/// assert_eq!(back.shape(), x.shape());
 /// # Ok::<(), einplan::Error>(())
 /// ```
 pub trait Lengths: sealed::Sealed {

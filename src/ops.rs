@@ -170,11 +170,11 @@ impl<E: Dimension> Rearrange<E> {
     ///
     /// ```
     /// use einplan::Rearrange;
-    /// use ndarray::{Array4, ArrayView4, Ix4};
+    /// use ndarray::{Array4, CowArray, Ix4};
     ///
     /// let to_nhwc = Rearrange::new("b c h w -> b h w c")?.rank::<Ix4>()?;
     /// let x = Array4::<f32>::zeros((2, 3, 8, 8));
-    /// let y: ArrayView4<'_, f32> = to_nhwc.apply(&x)?.view();
+    /// let y: CowArray<'_, f32, Ix4> = to_nhwc.apply(&x)?;
     /// assert_eq!(y.dim(), (2, 8, 8, 3));
     ///
     /// // A pattern whose output has another rank is refused here.
@@ -1010,7 +1010,8 @@ impl<E: Dimension> Repeat<E> {
     /// use ndarray::{Ix3, arr2};
     ///
     /// let frames = Repeat::new("h w -> t h w")?.with("t", 4)?.rank::<Ix3>()?;
-    /// let y = frames.apply(&arr2(&[[1, 2], [3, 4]]))?;
+    /// let x = arr2(&[[1, 2], [3, 4]]);
+    /// let y = frames.apply(&x)?;
     /// assert_eq!(y.dim(), (4, 2, 2));
     /// # Ok::<(), einplan::Error>(())
     /// ```

@@ -33,6 +33,41 @@ pub(super) fn word_width<A>() -> Option<usize> {
     }
 }
 
+/// Bit copies of elements `width` bytes wide (1, 2, 4 or 8; others copy
+/// nothing and return `false`).
+///
+/// Not generic, so it is compiled once, here, at this crate's
+/// optimisation level, rather than in each caller's crate at the
+/// caller's: a debug build with `[profile.dev.package.einplan]
+/// opt-level = 3` copies at release speed.
+///
+/// # Safety
+///
+/// As [`run`], for elements of `width` bytes: `src` and `dst` point at
+/// elements of a primitive type of that width (invariant 5).
+#[inline(never)]
+pub(super) unsafe fn words_of(
+    width: usize,
+    src: *const u8,
+    dst: *mut u8,
+    loops: &[Loop],
+    body: Body,
+) -> bool {
+    let (s, d) = (src, dst);
+    // SAFETY: in each arm, as this function's contract: the pointers are
+    // to elements of that width.
+    unsafe {
+        match width {
+            1 => words::<u8>(s, d, loops, body),
+            2 => words::<u16>(s.cast(), d.cast(), loops, body),
+            4 => words::<u32>(s.cast(), d.cast(), loops, body),
+            8 => words::<u64>(s.cast(), d.cast(), loops, body),
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Bit copies of one width, on the pool when they are large.
 ///
 /// # Safety

@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 
 use ndarray::{ArrayView, ArrayViewMut, Dimension, IxDyn};
 
-use super::bits::{word_width, words};
+use super::bits::{word_width, words_of};
 use super::nest::{Body, Mover, run};
 use super::source::Source;
 use crate::layout::{Layout, Loop, Nest, Prepared, standard_strides};
@@ -153,10 +153,8 @@ unsafe fn launch<A: Clone, M: Mover<Src = A>>(
     // values of it (invariant 5).
     unsafe {
         match word_width::<A>() {
-            Some(1) => words::<u8>(s.cast(), d.cast(), loops, body),
-            Some(2) => words::<u16>(s.cast(), d.cast(), loops, body),
-            Some(4) => words::<u32>(s.cast(), d.cast(), loops, body),
-            Some(8) => words::<u64>(s.cast(), d.cast(), loops, body),
+            // `words_of` copies nothing and says so for other widths.
+            Some(width) if words_of(width, s.cast(), d.cast(), loops, body) => {}
             _ => run(generic, s, d, loops, body),
         }
     }
