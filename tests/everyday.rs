@@ -394,3 +394,39 @@ fn u25_a_wrong_rank_type_points_at_the_output() -> Result<(), Error> {
     );
     Ok(())
 }
+
+/// The README's example of typed arrays, verbatim but for the name of `main`.
+mod readme {
+    use einplan::{Einsum, Rearrange};
+    use ndarray::{Array2, Array3, Array4, Ix4};
+
+    fn attention(q: &Array3<f32>, k: &Array3<f32>) -> Result<Array4<f32>, einplan::Error> {
+        let heads = Rearrange::new("b t (h d) -> b h t d")?
+            .with("h", 4)?
+            .rank::<Ix4>()?;
+        let scores = Einsum::new("b h q d, b h k d -> b h q k")?.rank::<Ix4>()?;
+        scores.apply((&heads.apply(q)?, &heads.apply(k)?))
+    }
+
+    fn readme_main() -> Result<(), einplan::Error> {
+        let x = Array3::<f32>::ones((2, 6, 32));
+        assert_eq!(attention(&x, &x)?.dim(), (2, 4, 6, 6));
+
+        // Owned arrays of ranks 2 and 3, packed together.
+        let cls = Array2::<f32>::zeros((2, 32));
+        let (tokens, _) = einplan::pack((&cls, &x), "b * c")?;
+        assert_eq!(tokens.shape(), &[2, 7, 32]);
+
+        // Lengths read from one array, used on another.
+        let image = Array4::<f32>::zeros((2, 32, 2, 3));
+        let hw = einplan::parse_shape(&image, "_ _ h w")?;
+        let back = einplan::rearrange(&x, "b (h w) c -> b c h w", &hw)?;
+        assert_eq!(back.shape(), image.shape());
+        Ok(())
+    }
+
+    #[test]
+    fn runs() {
+        readme_main().unwrap();
+    }
+}
