@@ -1,7 +1,7 @@
 //! A resolved pattern plus its per-shape plan cache; the engine behind the
 //! compiled ops and the free functions.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -46,7 +46,7 @@ impl<V> Default for ShapeCache<V> {
         ShapeCache {
             inner: Mutex::new(Shapes {
                 last: None,
-                by_shape: HashMap::new(),
+                by_shape: HashMap::default(),
             }),
         }
     }
@@ -180,7 +180,7 @@ impl<V> Entry<V> {
 /// The hash of a pattern cache key, computed from borrowed parts so that a
 /// hit allocates nothing.
 fn key_hash(op: &str, pattern: &str, lengths: &[(&str, usize)]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     op.hash(&mut h);
     pattern.hash(&mut h);
     lengths.hash(&mut h);

@@ -4,7 +4,7 @@
 //! axes, axes on the wrong side, anonymous axes where they mean nothing,
 //! ellipsis placement. Every error points into the pattern text.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use smallvec::SmallVec;
 
@@ -31,7 +31,7 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
     check_side(text, rhs, Side::Output, op)?;
 
     let mut axes: Vec<Axis> = Vec::new();
-    let mut by_name: HashMap<&str, AxisId> = HashMap::new();
+    let mut by_name: HashMap<&str, AxisId> = HashMap::default();
     let mut input = Vec::with_capacity(lhs.terms.len());
     for term in &lhs.terms {
         let mut items = SmallVec::new();
@@ -194,7 +194,7 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
 /// duplicate names, ellipsis count and placement.
 fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> {
     let err = |kind, span| Error::new(text, kind, span);
-    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut seen: HashMap<&str, Span> = HashMap::default();
     let mut ellipsis: Option<Span> = None;
     for term in &expr.terms {
         let in_group = matches!(term, Term::Group { .. });
@@ -233,9 +233,9 @@ fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> 
 
 /// Records the use of axis `name` at `span`, or reports it as a duplicate
 /// pointing at both uses.
-pub(crate) fn first_use<'a>(
+pub(crate) fn first_use<'a, S: std::hash::BuildHasher>(
     text: &str,
-    seen: &mut HashMap<&'a str, Span>,
+    seen: &mut std::collections::HashMap<&'a str, Span, S>,
     name: &'a str,
     span: Span,
     side: Side,

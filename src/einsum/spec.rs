@@ -8,7 +8,7 @@
 //! and a `...` in the output when no operand has one stands for no axes,
 //! as in einops.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use smallvec::SmallVec;
 
@@ -101,7 +101,7 @@ impl Spec {
         check_side(pattern, &ast.output, Side::Output)?;
 
         let mut axes: Vec<NamedAxis> = Vec::new();
-        let mut by_name: HashMap<&str, usize> = HashMap::new();
+        let mut by_name: HashMap<&str, usize> = HashMap::default();
         let mut operands = Vec::with_capacity(ast.inputs.len());
         for expr in &ast.inputs {
             let mut dims = Vec::with_capacity(expr.terms.len());
@@ -210,7 +210,7 @@ impl Spec {
 /// accept, ellipsis count and placement, and (output only) duplicates.
 fn check_side(text: &str, expr: &Expr, side: Side) -> Result<(), Error> {
     let err = |kind, span| Error::new(text, kind, span);
-    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut seen: HashMap<&str, Span> = HashMap::default();
     let mut ellipsis: Option<Span> = None;
     for term in &expr.terms {
         let in_group = matches!(term, Term::Group { .. });
