@@ -90,6 +90,10 @@ pub fn skip<T>(slow: &Result<T, Reject>) -> bool {
 /// at most `isize::MAX` bytes): harnesses skip calling the crate then, so
 /// as not to fill the machine's memory. Results no array can hold are
 /// still passed to the crate, which must refuse them without allocating.
+///
+/// Each element is counted as at least 32 bytes: a checked integer
+/// reduction keeps an `Option<i128>` accumulator per output element, and
+/// libFuzzer stops the run at any single allocation over 2 GiB.
 pub fn would_fill_memory<T, U>(slow: &Result<U, Reject>) -> bool {
     let Err(Reject {
         class: Class::TooBig,
@@ -99,7 +103,7 @@ pub fn would_fill_memory<T, U>(slow: &Result<U, Reject>) -> bool {
     else {
         return false;
     };
-    let bytes = elements.and_then(|n| n.checked_mul(std::mem::size_of::<T>().max(1)));
+    let bytes = elements.and_then(|n| n.checked_mul(std::mem::size_of::<T>().max(32)));
     bytes.is_some_and(|b| b > 1 << 30 && b <= isize::MAX as usize)
 }
 
