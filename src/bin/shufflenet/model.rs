@@ -27,11 +27,11 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use ndarray::{
-    Array1, Array2, Array3, Array4, ArrayD, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut2,
-    Axis, Ix2, Ix3, Ix5, s,
+    Array1, Array2, Array4, ArrayD, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut2, Axis, Ix2,
+    Ix3, Ix5, s,
 };
 
-use einplan::{Einsum, Rearrange, Reduce, Reduction};
+use einplan::{EinMix, Einsum, Rearrange, Reduce, Reduction};
 
 use crate::layers::{self, BN_EPS, BatchNorm, Window};
 use crate::par;
@@ -335,18 +335,24 @@ impl Loader<'_> {
     }
 }
 
-/// A grouped 1×1 convolution (batch norm folded): per group one matrix
-/// product `W[g] (co × ci) · x[g] (ci × b·h·w)` on strided views of the
-/// activations. einplan's `(g ci) b h w -> g ci (b h w)` hands out the
-/// per-group operands as a view; the product writes straight into the
-/// caller's output rows.
+/// A grouped 1×1 convolution (batch norm folded), an einplan [`EinMix`]
+/// layer `(g ci) n -> (g co) n` with weight `g co ci`: per group one matrix
+/// product `W[g] (co × ci) · x[g] (ci × b·h·w)`, written straight into the
+/// caller's output rows, then bias and ReLU in one pass. Where EinMix
+/// cannot go — accumulating onto a residual (`beta = 1`) and splitting the
+/// columns over threads — the same products run on einplan's view
+/// `(g ci) b h w -> g ci (b h w)` of the activations, with the weight the
+/// layer holds.
 struct Conv1x1 {
+    mix: EinMix<f32>,
+    mix_id: usize,
     split: Rearrange,
     id: usize,
-    /// `[g, co, ci]`.
-    weight: Array3<f32>,
     bias: Array1<f32>,
 }
+
+const MIX: &str = "(g ci) n -> (g co) n";
+const MIX_WEIGHT: &str = "g co ci";
 
 const GROUP_SPLIT: &str = "(g ci) b h w -> g ci (b h w)";
 
@@ -369,14 +375,26 @@ impl Conv1x1 {
         let weight = weight
             .into_shape_with_order((groups, co, ci))
             .map_err(|e| shape_err(conv, e))?;
+        let lengths = [("g", groups), ("ci", ci), ("co", co)];
+        let mut mix = EinMix::<f32>::new(MIX, MIX_WEIGHT, None, &lengths)?;
+        mix.set_weight(&weight)?;
+        let mix_id = ops.register(format!("{name}.mix"), "einmix", MIX, &lengths);
         let split = Rearrange::new(GROUP_SPLIT)?.with("g", groups)?;
         let id = ops.register(name.to_owned(), "rearrange", GROUP_SPLIT, &[("g", groups)]);
         Ok(Conv1x1 {
+            mix,
+            mix_id,
             split,
             id,
-            weight,
             bias,
         })
+    }
+
+    /// The layer's weight, `[g, co, ci]`.
+    fn weight(&self) -> ArrayView3<'_, f32> {
+        let w = self.mix.weight().view();
+        w.into_dimensionality::<Ix3>()
+            .expect("the weight is `g co ci`")
     }
 
     /// `c = W · x + beta · c`, group by group, for images `x` stored
@@ -392,15 +410,29 @@ impl Conv1x1 {
         parts: usize,
         trace: &mut Trace,
     ) -> Result<(), ModelError> {
+        let bias = self.bias.as_slice().expect("fresh vector");
+        let weight = self.weight();
+        if parts == 1 && beta == 0.0 {
+            let (cin, b, h, w) = x.dim();
+            let x = x
+                .into_shape_with_order((cin, b * h * w))
+                .map_err(|e| shape_err("conv1x1", e))?;
+            let mut c = c;
+            self.mix.apply_into(&x, &mut c)?;
+            trace.record(self.mix_id, Outcome::Computed);
+            if bias_relu {
+                layers::bias_relu_rows(&mut c, bias);
+            }
+            return Ok(());
+        }
         let groups = self.split.apply(&x)?;
         trace.record_cow(self.id, &groups);
         let groups = groups
             .view()
             .into_dimensionality::<Ix3>()
             .map_err(|e| shape_err("conv1x1", e))?;
-        let (g, co, _) = self.weight.dim();
+        let (g, co, _) = weight.dim();
         let n = groups.dim().2;
-        let bias = self.bias.as_slice().expect("fresh vector");
         if parts > 1 && n < parts * MIN_PARALLEL_COLUMNS {
             // Few columns (stage 4: 7 x 7): split every group's output rows.
             let rows = par::ranges(co, parts, 8);
@@ -416,7 +448,7 @@ impl Conv1x1 {
             let jobs: Vec<_> = blocks.into_iter().zip(rows).collect();
             par::map(jobs, |(blocks, rows)| {
                 for (k, mut out) in blocks.into_iter().enumerate() {
-                    let w = self.weight.slice(s![k, rows.clone(), ..]);
+                    let w = weight.slice(s![k, rows.clone(), ..]);
                     layers::gemm(w, groups.index_axis(Axis(0), k), beta, &mut out);
                     if bias_relu {
                         let first = k * co + rows.start;
@@ -432,7 +464,7 @@ impl Conv1x1 {
             for k in 0..g {
                 let mut out = c.slice_mut(s![k * co..(k + 1) * co, ..]);
                 let x = groups.slice(s![k, .., cols.clone()]);
-                layers::gemm(self.weight.index_axis(Axis(0), k), x, beta, &mut out);
+                layers::gemm(weight.index_axis(Axis(0), k), x, beta, &mut out);
             }
             if bias_relu {
                 layers::bias_relu_rows(&mut c, bias);
@@ -655,8 +687,9 @@ impl ShuffleUnit {
             (bottleneck, branch, g),
         )?;
         // conv2(dw(x) + b_dw) = conv2(dw(x)) + W2 · b_dw, group by group.
-        let (_, co, ci) = conv2.weight.dim();
-        for (k, w) in conv2.weight.outer_iter().enumerate() {
+        let weight = conv2.weight().to_owned();
+        let (_, co, ci) = weight.dim();
+        for (k, w) in weight.outer_iter().enumerate() {
             let b_dw = &dw_bias.as_slice().expect("fresh vector")[k * ci..(k + 1) * ci];
             for (o, row) in w.outer_iter().enumerate() {
                 let extra: f64 = row
@@ -1563,17 +1596,37 @@ mod tests {
                 ("head", vec![2, 10]),
             ]
         );
-        // 16 units: 16 shuffles and 32 group splits of the 1x1 convs, all
-        // views; plus pool and fc. The batch runs through each op once.
-        assert_eq!(net.ops.ops.len(), 16 * 3 + 2);
-        assert_eq!(trace.outcomes.len(), net.ops.ops.len());
-        for (op, counts) in net.ops.ops.iter().zip(&trace.outcomes) {
-            let expected = match op.kind {
-                "rearrange" => [1, 0, 0],
-                _ => [0, 0, 1],
-            };
-            assert_eq!(*counts, expected, "{}", op.name);
+        // 16 units: a shuffle, and per 1x1 conv an EinMix and a group
+        // split; plus pool and fc. On one thread every conv that writes a
+        // fresh output (the 16 first ones, the 3 of the concat units) is
+        // its EinMix; the 13 that add onto the shortcut read the split
+        // view. The batch runs through each op once.
+        assert_eq!(net.ops.ops.len(), 16 * 5 + 2);
+        let used = |op: usize| trace.outcomes.get(op).copied().unwrap_or([0; 3]);
+        let mut ran = std::collections::HashMap::new();
+        for (id, op) in net.ops.ops.iter().enumerate() {
+            let counts = used(id);
+            match op.kind {
+                "rearrange" => assert!(counts == [1, 0, 0] || counts == [0; 3], "{}", op.name),
+                _ => assert!(counts == [0, 0, 1] || counts == [0; 3], "{}", op.name),
+            }
+            let runs: u32 = counts.iter().sum();
+            *ran.entry(op.kind).or_insert(0) += runs;
+            if op.name.ends_with("shuffle") || op.kind == "reduce" || op.kind == "einsum" {
+                assert_eq!(runs, 1, "{}", op.name);
+            }
+            if op.kind == "einmix" {
+                let split = net
+                    .ops
+                    .ops
+                    .iter()
+                    .position(|o| o.name == op.name[..op.name.len() - 4]);
+                let split_runs: u32 = used(split.expect("its split")).iter().sum();
+                assert_eq!(runs + split_runs, 1, "{}", op.name);
+            }
         }
+        assert_eq!(ran["einmix"], 16 + 3);
+        assert_eq!(ran["rearrange"], 16 + 13);
         // Every parameter of the PyTorch model was asked for exactly once.
         let mut names: Vec<_> = init.produced.iter().map(|(n, _)| n.as_str()).collect();
         let total = names.len();
