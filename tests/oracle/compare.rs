@@ -86,9 +86,10 @@ pub fn skip<T>(slow: &Result<T, Reject>) -> bool {
 }
 
 /// Whether the oracle's answer is "too big to compute" for a result of
-/// elements of type `T` that could really be allocated (more than 1 GiB,
+/// elements of type `T` that could really be allocated (more than 256 MiB,
 /// at most `isize::MAX` bytes): harnesses skip calling the crate then, so
-/// as not to fill the machine's memory. Results no array can hold are
+/// as not to fill the machine's memory (libFuzzer stops a run whose
+/// resident memory passes 2 GiB). Results no array can hold are
 /// still passed to the crate, which must refuse them without allocating.
 ///
 /// Each element is counted as at least 32 bytes: a checked integer
@@ -104,7 +105,7 @@ pub fn would_fill_memory<T, U>(slow: &Result<U, Reject>) -> bool {
         return false;
     };
     let bytes = elements.and_then(|n| n.checked_mul(std::mem::size_of::<T>().max(32)));
-    bytes.is_some_and(|b| b > 1 << 30 && b <= isize::MAX as usize)
+    bytes.is_some_and(|b| b > 1 << 28 && b <= isize::MAX as usize)
 }
 
 /// Whether the oracle's answer is a zero-length overflow (the family that
