@@ -698,7 +698,7 @@ fn einsum_cpu<T: WithDType + LinalgScalar>(
         };
         let data: &[T] = cpu.as_slice::<T>().map_err(&err)?;
         let l = layout_of(layout, data.len()).map_err(|e| at(e.kind().clone()))?;
-        views.push(l.array_view(data).map_err(at)?);
+        views.push(l.checked_view(data).map_err(at)?);
     }
     let y = which.run(&views)?;
     let shape = y.shape().to_vec();

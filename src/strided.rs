@@ -270,8 +270,65 @@ impl Layout {
         }
     }
 
+    /// `data` seen through this layout as an `ndarray` view, so that every
+    /// operation (`einsum`, `pack`, `unpack`, `parse_shape`, the compiled
+    /// ops) runs on a plain buffer with no copy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::Layout;
+    ///
+    /// // Two 2 × 3 matrices stored interleaved in one buffer.
+    /// let buf: Vec<f32> = (0..12).map(|v| v as f32).collect();
+    /// let a = Layout::new(&[2, 3], &[6, 2], 0, buf.len())?.array_view(&buf)?;
+    /// let b = Layout::new(&[2, 3], &[6, 2], 1, buf.len())?.array_view(&buf)?;
+    /// let dots = einplan::einsum("r c, r c -> r", (&a, &b))?;
+    /// assert_eq!(dots.as_slice().unwrap(), &[0. * 1. + 2. * 3. + 4. * 5., 6. * 7. + 8. * 9. + 10. * 11.]);
+    /// let (packed, _) = einplan::pack((&a, &b), "r *")?;
+    /// assert_eq!(packed.shape(), &[2, 6]);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::LayoutOutOfBounds`] if the layout does not fit `data`.
+    pub fn array_view<'a, T>(&self, data: &'a [T]) -> Result<ArrayViewD<'a, T>, Error> {
+        self.checked_view(data).map_err(detached)
+    }
+
+    /// `data` seen through this layout as a mutable `ndarray` view, for
+    /// the `apply_into` methods.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use einplan::{Einsum, Layout};
+    /// use ndarray::array;
+    ///
+    /// // A product written column-major into a plain buffer.
+    /// let mut buf = vec![0.0f64; 4];
+    /// let layout = Layout::new(&[2, 2], &[1, 2], 0, buf.len())?;
+    /// let (a, b) = (array![[1.0, 2.0], [3.0, 4.0]], array![[1.0, 0.0], [0.0, 1.0]]);
+    /// Einsum::new("i k, k j -> i j")?.apply_into((&a, &b), &mut layout.array_view_mut(&mut buf)?)?;
+    /// assert_eq!(buf, [1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), einplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::LayoutOutOfBounds`] if the layout does not fit `data`,
+    /// and [`ErrorKind::OverlappingOutput`] if two of its indices name the
+    /// same element.
+    pub fn array_view_mut<'a, T>(&self, data: &'a mut [T]) -> Result<ArrayViewMutD<'a, T>, Error> {
+        self.view_mut(data).map_err(detached)
+    }
+
     /// A view of `data` with this layout, after checking that it fits.
-    pub(crate) fn array_view<'a, T>(&self, data: &'a [T]) -> Result<ArrayViewD<'a, T>, ErrorKind> {
+    pub(crate) fn checked_view<'a, T>(
+        &self,
+        data: &'a [T],
+    ) -> Result<ArrayViewD<'a, T>, ErrorKind> {
         if self.is_empty() {
             return Ok(ArrayView::from_shape(IxDyn(&self.shape), &[]).expect("an empty shape"));
         }
@@ -561,7 +618,7 @@ impl Plan {
         self.check_shape(Side::Input, src_layout.shape())?;
         self.check_shape(Side::Output, dst_layout.shape())?;
         let x = src_layout
-            .array_view(src)
+            .checked_view(src)
             .map_err(|k| Error::new(self.pattern(), k, self.input_span()))?;
         let out = dst_layout
             .view_mut(dst)

@@ -1,16 +1,18 @@
 //! The slice API (`Plan::view`, `copy`, `reduce_into`, `fold_into` over
-//! `&[T]` with a `Layout`): the einops fixtures for rearrange, repeat and
-//! reduce replayed with inputs and outputs placed in buffers at random
-//! layouts (permuted, reversed, stepped, offset); and bad layouts.
+//! `&[T]` with a `Layout`, and `Layout::array_view`/`array_view_mut` for
+//! the other operations): the einops fixtures for rearrange, repeat,
+//! reduce, einsum and pack/unpack replayed with inputs and outputs placed
+//! in buffers at random layouts (permuted, reversed, stepped, offset); and
+//! bad layouts.
 //!
 //! Elements are placed and read back here by their own index arithmetic
 //! (`offset + Σ i_k · stride_k`), which shares no code with einplan.
 
-use einplan::{ErrorKind, Layout, Rearrange, Reduce, Reduction, Repeat};
+use einplan::{Einsum, ErrorKind, Layout, Rearrange, Reduce, Reduction, Repeat};
 use ndarray::{ArrayD, Axis, Dimension, IxDyn};
 use serde_json::Value;
 
-use crate::common::{inputs, judge, layout, lengths, replay};
+use crate::common::{base, expected, inputs, judge, layout, lengths, replay, usizes};
 
 /// A small deterministic generator (xorshift64*), seeded per case.
 struct Rng(u64);
@@ -395,4 +397,126 @@ fn ndarray_view_or_error() {
     let z = einplan::rearrange_view(&t, "a c b -> a (b c)", &[]).unwrap();
     assert_eq!(z, einplan::rearrange(&t, "a c b -> a (b c)", &[]).unwrap());
     assert!(einplan::rearrange_view(&x, "a b c -> c", &[]).is_err());
+}
+
+/// `x` at a random layout in a buffer of its own, seen as an ndarray view
+/// through `Layout::array_view`.
+fn placed(x: &ArrayD<f64>, rng: &mut Rng) -> (Vec<f64>, Layout) {
+    let (buf, l) = place(x, rng);
+    assert_eq!(
+        l.array_view(&buf).unwrap(),
+        x.view(),
+        "array_view reads what place wrote"
+    );
+    (buf, l)
+}
+
+/// The einsum fixtures with every operand in its own buffer at a random
+/// layout, and the result written through `Einsum::apply_into` into a
+/// buffer at another random layout (read back by index arithmetic).
+#[test]
+fn einsum_fixtures_on_slices() {
+    replay("einsum.json", &[], |case| {
+        let mut rng = Rng::new(case["id"].as_str().unwrap());
+        let pattern = case["pattern"].as_str().unwrap();
+        let operands: Vec<(Vec<f64>, Layout)> = case["operands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| placed(&layout(&base(d), d).to_owned(), &mut rng))
+            .collect();
+        let views: Vec<_> = operands
+            .iter()
+            .map(|(b, l)| l.array_view(b).unwrap())
+            .collect();
+        let got = Einsum::new(pattern)
+            .and_then(|op| lengths(case).iter().try_fold(op, |o, (n, l)| o.with(n, *l)))
+            .and_then(|op| {
+                let fresh = op.apply(&views)?;
+                let (strides, offset, len) = random_layout(fresh.shape(), &mut rng);
+                let mut dst = vec![SENTINEL; len];
+                let out = Layout::new(fresh.shape(), &strides, offset, len).unwrap();
+                op.apply_into(&views, &mut out.array_view_mut(&mut dst)?)?;
+                let y = read(&dst, &out);
+                assert_eq!(y, fresh, "apply_into and apply disagree");
+                Ok(y)
+            });
+        judge(case, got, 1e-9)
+    });
+}
+
+/// The pack and unpack fixtures with every input in its own buffer at a
+/// random layout.
+#[test]
+fn pack_fixtures_on_slices() {
+    replay("pack.json", &[], |case| {
+        let mut rng = Rng::new(case["id"].as_str().unwrap());
+        let pattern = case["pattern"].as_str().unwrap();
+        let (got, want): (Result<Vec<ArrayD<f64>>, einplan::Error>, Vec<ArrayD<f64>>) =
+            match case["kind"].as_str().unwrap() {
+                "pack" => {
+                    let (bases, descs) = inputs(case);
+                    let bufs: Vec<(Vec<f64>, Layout)> = bases
+                        .iter()
+                        .zip(&descs)
+                        .map(|(b, d)| placed(&layout(b, d).to_owned(), &mut rng))
+                        .collect();
+                    let views: Vec<_> =
+                        bufs.iter().map(|(b, l)| l.array_view(b).unwrap()).collect();
+                    let got = einplan::pack(&views, pattern).and_then(|(packed, shapes)| {
+                        let want: Vec<Vec<usize>> = case["expect"]["packed_shapes"]
+                            .as_array()
+                            .map(|s| s.iter().map(usizes).collect())
+                            .unwrap_or_default();
+                        assert!(case["expect"].is_null() || shapes == want, "{shapes:?}");
+                        Ok(vec![packed])
+                    });
+                    let want = if case["expect"].is_null() {
+                        vec![]
+                    } else {
+                        vec![expected(&case["expect"]["packed"])]
+                    };
+                    (got, want)
+                }
+                _ => {
+                    let b = base(&case["input"]);
+                    let (buf, l) = placed(&layout(&b, &case["input"]).to_owned(), &mut rng);
+                    let shapes: Vec<Vec<usize>> = case["packed_shapes"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(usizes)
+                        .collect();
+                    let got = einplan::unpack(&l.array_view(&buf).unwrap(), &shapes, pattern);
+                    let want = case["expect"]
+                        .as_array()
+                        .map(|parts| parts.iter().map(expected).collect())
+                        .unwrap_or_default();
+                    (got, want)
+                }
+            };
+        match (got, case["expect"].is_null()) {
+            (Ok(got), false) if got == want => Ok(()),
+            (Ok(got), false) => Err(format!("got {got:?}\nwant {want:?}")),
+            (Err(_), true) => Ok(()),
+            (Ok(_), true) => Err(format!("einops fails with {:?}", case["error"])),
+            (Err(e), false) => Err(format!("einplan fails:\n{e}")),
+        }
+    });
+}
+
+#[test]
+fn array_views_check_their_buffer() {
+    let l = Layout::new(&[2, 3], &[3, 1], 0, 6).unwrap();
+    let short = [0.0f32; 5];
+    let e = l.array_view(&short).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::LayoutOutOfBounds { .. }), "{e}");
+    let mut short = [0.0f32; 5];
+    assert!(l.array_view_mut(&mut short).is_err());
+    // Two indices on one element: fine to read, refused to write.
+    let overlap = Layout::new(&[2, 3], &[1, 1], 0, 4).unwrap();
+    let mut buf = [1.0f32, 2.0, 3.0, 4.0];
+    assert_eq!(overlap.array_view(&buf).unwrap()[[1, 2]], 4.0);
+    let e = overlap.array_view_mut(&mut buf).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OverlappingOutput { .. }), "{e}");
 }
