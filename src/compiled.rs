@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::args::Lengths;
 use crate::error::Error;
 use crate::ir::{Ir, Op};
+use crate::layout::same;
 use crate::parse::parse_pattern;
 use crate::plan::{Plan, plan};
 use crate::resolve::{resolve, set_length};
@@ -61,7 +62,7 @@ impl<V> ShapeCache<V> {
     ) -> Result<Arc<V>, Error> {
         {
             let mut shapes = lock(&self.inner);
-            if let Some((_, v)) = shapes.last.as_ref().filter(|(k, _)| k.as_slice() == key) {
+            if let Some((_, v)) = shapes.last.as_ref().filter(|(k, _)| same(k, key)) {
                 return Ok(Arc::clone(v));
             }
             if let Some(v) = shapes.by_shape.get(key).cloned() {

@@ -25,6 +25,13 @@ use smallvec::{SmallVec, smallvec};
 
 /// Axis lengths.
 pub(crate) type Lens = SmallVec<[usize; 8]>;
+
+/// `a == b`, element by element: for the few lengths of a shape, faster
+/// than the `memcmp` call that slice equality makes.
+#[inline]
+pub(crate) fn same(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
 /// Strides in elements.
 pub(crate) type Strides = SmallVec<[isize; 8]>;
 
@@ -245,6 +252,9 @@ pub(crate) struct Prepared {
     /// The result's layout when it is a view (the strides of a
     /// standard-layout input are non-negative, and so are their merges).
     view: Option<Layout>,
+    /// `view`'s shape and strides as ndarray dimensions, made once here
+    /// rather than on every call that hands the view out.
+    view_dims: Option<(ndarray::IxDyn, ndarray::IxDyn)>,
     /// The copy into a standard-layout output, for results that are not
     /// views and for copies into the caller's array.
     output_len: usize,
@@ -293,9 +303,14 @@ impl Prepared {
         let nest = Nest::new(&src.shape, &src.strides, &standard_strides(&src.shape));
         // Standard output strides are positive: nothing is reversed.
         debug_assert_eq!((nest.src_shift, nest.dst_shift), (0, 0));
+        let view_dims = view.as_ref().map(|v| {
+            let strides: Lens = v.strides.iter().map(|&s| s as usize).collect();
+            (ndarray::IxDyn(&v.shape), ndarray::IxDyn(&strides))
+        });
         Some(Prepared {
             input_shape: input_shape.into(),
             view,
+            view_dims,
             output_len: src.shape.iter().product(),
             loops: nest.loops,
         })
@@ -303,13 +318,21 @@ impl Prepared {
 
     /// Whether an input of `shape`, in standard layout or not, has the
     /// layout this was made for.
+    #[inline]
     pub(crate) fn fits(&self, shape: &[usize], standard: bool) -> bool {
-        standard && shape == self.input_shape.as_slice()
+        standard && same(shape, &self.input_shape)
     }
 
     /// The result's layout over a standard-layout input, if it is a view.
     pub(crate) fn view(&self) -> Option<&Layout> {
         self.view.as_ref()
+    }
+
+    /// The result's shape and (non-negative) strides as ndarray
+    /// dimensions, if it is a view.
+    #[inline]
+    pub(crate) fn view_dims(&self) -> Option<&(ndarray::IxDyn, ndarray::IxDyn)> {
+        self.view_dims.as_ref()
     }
 
     /// The number of elements of the result.

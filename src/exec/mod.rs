@@ -116,13 +116,23 @@ pub(crate) fn rearrange<'a, A: Clone, D: Dimension>(
     x: ArrayView<'a, A, D>,
 ) -> Result<CowArray<'a, A, IxDyn>, Error> {
     // A standard-layout input has its view or copy prepared (for results
-    // that are not empty); other layouts are worked out here.
+    // that are not empty); other layouts are worked out in `copied`.
+    if let Some(v) = plan.prepared().and_then(|p| source::prepared_view(p, &x)) {
+        return Ok(CowArray::from(v));
+    }
+    copied(plan, x)
+}
+
+/// [`rearrange`] past its prepared view: out of line, so that the view's
+/// path does not carry the copies' stack frame.
+#[inline(never)]
+fn copied<'a, A: Clone, D: Dimension>(
+    plan: &Plan,
+    x: ArrayView<'a, A, D>,
+) -> Result<CowArray<'a, A, IxDyn>, Error> {
     let prepared = plan
         .prepared()
         .filter(|p| p.fits(x.shape(), x.is_standard_layout()));
-    if let Some(v) = prepared.and_then(|p| source::prepared_view(p, &x)) {
-        return Ok(CowArray::from(v));
-    }
     let shape = IxDyn(plan.output_shape());
     let n = shape.size();
     if x.is_empty() || n == 0 {

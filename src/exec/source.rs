@@ -133,15 +133,17 @@ pub(crate) fn prepared_view<'a, A, D: Dimension>(
     p: &Prepared,
     x: &ArrayView<'a, A, D>,
 ) -> Option<ArrayView<'a, A, IxDyn>> {
-    let view = p.view()?;
+    let (dim, strides) = p.view_dims()?;
     if !p.fits(x.shape(), x.is_standard_layout()) {
         return None;
     }
     // A standard layout's strides, and so their splits, permutations and
     // merges, are non-negative: no axis needs flipping.
-    debug_assert!(view.offset == 0 && view.strides.iter().all(|&s| s >= 0));
-    let strides: layout::Lens = view.strides.iter().map(|&s| s as usize).collect();
-    let shape = IxDyn(&view.shape).strides(IxDyn(&strides));
+    debug_assert!(
+        p.view()
+            .is_some_and(|v| v.offset == 0 && v.strides.iter().all(|&s| s >= 0))
+    );
+    let shape = dim.clone().strides(strides.clone());
     // SAFETY: the merged dimensions reach the offsets of the plan's axes
     // over a standard-layout input of this shape (split, permuted,
     // broadcast and merged without leaving it, invariant 4), which `x`
