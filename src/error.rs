@@ -350,6 +350,47 @@ fn char_width(c: char) -> usize {
     if wide { 2 } else { 1 }
 }
 
+/// The known lengths of a group of axes in an error: the axes (named, or
+/// anonymous by their number) and the product of their lengths. Shown as
+/// `b = 2` or `b * c = 6`, or as the bare number when no named axis is
+/// known.
+///
+/// # Examples
+///
+/// ```
+/// use einplan::ErrorKind;
+///
+/// let x = ndarray::Array2::<f32>::zeros((2, 5));
+/// let err = einplan::rearrange(&x, "a (b c) -> a b c", &[("b", 2)]).unwrap_err();
+/// let ErrorKind::NotDivisible { divisor, .. } = err.kind() else { panic!("{err}") };
+/// assert_eq!((divisor.axes.as_slice(), divisor.product), (&["b".to_owned()][..], 2));
+/// assert_eq!(divisor.to_string(), "b = 2");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownLengths {
+    /// The axes of known length, in pattern order.
+    pub axes: Vec<String>,
+    /// The product of their lengths (1 for none).
+    pub product: usize,
+}
+
+impl fmt::Display for KnownLengths {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let anonymous = self.axes.len() == 1 && self.axes[0] == self.product.to_string();
+        if self.axes.is_empty() || anonymous {
+            write!(f, "{}", self.product)
+        } else {
+            write!(f, "{} = {}", self.axes.join(" * "), self.product)
+        }
+    }
+}
+
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`" style: "`a` and `b` and `c`".
+fn quoted_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(" and ")
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
@@ -425,7 +466,8 @@ impl fmt::Display for Side {
 /// let ErrorKind::NotDivisible { dim, length, divisor } = err.kind() else {
 ///     panic!("unexpected error: {err}");
 /// };
-/// assert_eq!((*dim, *length, divisor.as_str()), (1, 12, "h = 5"));
+/// assert_eq!((*dim, *length, divisor.product), (1, 12, 5));
+/// assert_eq!(divisor.to_string(), "h = 5");
 ///
 /// // Another kind a caller may match on: the wrong number of dimensions.
 /// let cube = ndarray::Array3::<f32>::zeros((2, 5, 12));
@@ -547,10 +589,13 @@ pub enum ErrorKind {
     },
     /// A group with more than one axis of unknown length:
     /// `"(a b) -> a b"` with no lengths given.
-    #[error("cannot infer the lengths of {names} from one dimension: give all but one")]
+    #[error(
+        "cannot infer the lengths of {} from one dimension: give all but one",
+        quoted_list(names)
+    )]
     Underdetermined {
-        /// The axes of unknown length, formatted as "`a` and `b`".
-        names: String,
+        /// The axes of unknown length.
+        names: Vec<String>,
     },
     /// An axis that only appears on the output side has no length:
     /// `repeat(x, "h w -> h w c", &[])`.
@@ -577,8 +622,8 @@ pub enum ErrorKind {
         dim: usize,
         /// Its length.
         length: usize,
-        /// The known part, such as "b = 2" or "b * c = 6".
-        divisor: String,
+        /// The known lengths of its group, shown as `b = 2` or `b * c = 6`.
+        divisor: KnownLengths,
     },
     /// A dimension does not match the lengths the pattern gives it:
     /// shape `[2, 5]` with `"a (b c) -> a b c"`, `b = 2`, `c = 3`.
@@ -588,8 +633,8 @@ pub enum ErrorKind {
         dim: usize,
         /// Its length.
         length: usize,
-        /// What the pattern implies, such as "b * c = 6".
-        expected: String,
+        /// What the pattern implies, shown as `b * c = 6` or a number.
+        expected: KnownLengths,
     },
     /// The known lengths of a group multiply to 0, so the one unknown
     /// length cannot be inferred: shape `[6, 3]` with `"(a b) c -> a b c"`
@@ -604,8 +649,8 @@ pub enum ErrorKind {
         dim: usize,
         /// Its length.
         length: usize,
-        /// The known part, such as "a = 0".
-        zero: String,
+        /// The known lengths of its group, shown as `a = 0`.
+        zero: KnownLengths,
     },
     /// A product of lengths overflows `usize`, or the result's shape is
     /// one no array can have (its non-zero lengths multiply past

@@ -151,7 +151,7 @@ mod view;
 pub use crate::args::{Lengths, Operand, Operands};
 pub use crate::einmix::EinMix;
 pub use crate::einsum::{Einsum, einsum};
-pub use crate::error::{Error, ErrorKind, Side};
+pub use crate::error::{Error, ErrorKind, KnownLengths, Side};
 pub use crate::ops::{
     Rearrange, Reduce, Repeat, rearrange, rearrange_list, reduce, reduce_list, reduce_with, repeat,
     repeat_list,

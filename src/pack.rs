@@ -6,7 +6,7 @@ use ndarray::{ArrayBase, ArrayD, ArrayViewD, Axis, Data, Dimension, IxDyn, Slice
 
 use crate::args::Operands;
 use crate::ast::{AtomKind, Expr, Term};
-use crate::error::{Error, ErrorKind, Side};
+use crate::error::{Error, ErrorKind, KnownLengths, Side};
 use crate::parse::parse_expr;
 use crate::resolve::first_use;
 use crate::span::Span;
@@ -115,7 +115,10 @@ where
             let kind = ErrorKind::LengthMismatch {
                 dim,
                 length: shape[dim],
-                expected: expected.to_string(),
+                expected: KnownLengths {
+                    axes: Vec::new(),
+                    product: expected,
+                },
             };
             return Err(err(kind, term.span()));
         }

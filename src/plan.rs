@@ -4,7 +4,7 @@ use std::fmt;
 
 use smallvec::{SmallVec, smallvec};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, KnownLengths};
 use crate::ir::{AxisName, Ir, Item, Op};
 use crate::layout::{self, Prepared, Step};
 use crate::span::Span;
@@ -543,26 +543,17 @@ fn infer(
     span: Span,
 ) -> Result<(), Error> {
     let err = |kind| Error::new(&ir.pattern, kind, span);
-    // "b = 2", "b * c = 6", "2", "1".
-    let describe = |lens: &[Option<usize>], known: usize| {
-        let parts: Vec<String> = ids
+    // Shown as "b = 2", "b * c = 6", "2" or "1".
+    let describe = |lens: &[Option<usize>], product: usize| KnownLengths {
+        axes: ids
             .iter()
             .filter(|&&id| lens[id].is_some())
             .map(|&id| match &ir.axes[id].name {
                 AxisName::Named(n) => n.clone(),
                 AxisName::Anon => labels[id].clone(),
             })
-            .collect();
-        let named = ids
-            .iter()
-            .any(|&id| lens[id].is_some() && ir.axes[id].name != AxisName::Anon);
-        if parts.is_empty() {
-            "1".to_owned()
-        } else if named || parts.len() > 1 {
-            format!("{} = {known}", parts.join(" * "))
-        } else {
-            parts[0].clone()
-        }
+            .collect(),
+        product,
     };
     match infer_group(lens, ids, length) {
         Ok(Inference::Checked) => Ok(()),
@@ -571,10 +562,8 @@ fn infer(
             Ok(())
         }
         Ok(Inference::Unknown(many)) => {
-            let names: Vec<String> = many.iter().map(|&id| format!("`{}`", labels[id])).collect();
-            Err(err(ErrorKind::Underdetermined {
-                names: names.join(" and "),
-            }))
+            let names = many.iter().map(|&id| labels[id].clone()).collect();
+            Err(err(ErrorKind::Underdetermined { names }))
         }
         Err(GroupError::Overflow) => Err(err(ErrorKind::Overflow)),
         Err(GroupError::Mismatch { known }) => Err(err(ErrorKind::LengthMismatch {

@@ -151,7 +151,10 @@ fn kinds_are_data_and_words_fit_the_case() {
             name: "b".into(),
             dim: 0,
             length: 6,
-            zero: "a = 0".into()
+            zero: einplan::KnownLengths {
+                axes: vec!["a".into()],
+                product: 0
+            }
         }
     );
     assert!(e.to_string().ends_with(

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use smallvec::{SmallVec, smallvec};
 
 use super::spec::{Dim, Item, Spec};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, KnownLengths};
 use crate::ir::Op;
 use crate::layout::checked_size;
 use crate::plan::{GroupError, Groups, Inference, MAX_DIMS, Plan, from_groups, infer_group};
@@ -398,7 +398,10 @@ fn fix(
             let kind = ErrorKind::LengthMismatch {
                 dim,
                 length: len,
-                expected: format!("{name} = {known}"),
+                expected: KnownLengths {
+                    axes: vec![name.clone()],
+                    product: known,
+                },
             };
             Err(Error::new(&spec.pattern, kind, at))
         }
@@ -426,18 +429,14 @@ fn solve_groups(
         while i < groups.len() {
             let (k, dim, ref ids, span) = groups[i];
             let length = shapes[k][dim];
-            // "b = 2", "b * c = 6", "1".
-            let describe = |lens: &[Option<usize>], known: usize| {
-                let names: Vec<&str> = ids
+            // Shown as "b = 2", "b * c = 6" or "1".
+            let describe = |lens: &[Option<usize>], product: usize| KnownLengths {
+                axes: ids
                     .iter()
                     .filter(|&&id| lens[id].is_some())
-                    .map(|&id| spec.axes[id].name.as_str())
-                    .collect();
-                if names.is_empty() {
-                    "1".to_owned()
-                } else {
-                    format!("{} = {known}", names.join(" * "))
-                }
+                    .map(|&id| spec.axes[id].name.clone())
+                    .collect(),
+                product,
             };
             match infer_group(lens, ids, length) {
                 Ok(Inference::Checked) => {}
@@ -487,16 +486,11 @@ fn solve_groups(
     };
     let mut names: Vec<String> = Vec::new();
     for &id in ids {
-        let name = format!("`{}`", spec.axes[id].name);
-        if lens[id].is_none() && !names.contains(&name) {
-            names.push(name);
+        let name = &spec.axes[id].name;
+        if lens[id].is_none() && !names.contains(name) {
+            names.push(name.clone());
         }
     }
-    let names = if names.len() == 1 {
-        names.remove(0)
-    } else {
-        names.join(" and ")
-    };
     Err(err(ErrorKind::Underdetermined { names }, *span))
 }
 

@@ -338,7 +338,7 @@ fn group_lengths() {
     assert_eq!(
         f.0,
         ErrorKind::Underdetermined {
-            names: "`a` and `b`".into()
+            names: vec!["a".into(), "b".into()]
         }
     );
     assert_eq!(f.1, 0..5);
