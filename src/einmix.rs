@@ -11,7 +11,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use ndarray::{ArrayBase, ArrayD, Data, DataMut, Dimension, IxDyn, LinalgScalar, Zip};
+use ndarray::{
+    ArrayBase, ArrayD, ArrayViewMutD, Data, DataMut, Dimension, IxDyn, LinalgScalar, Zip,
+};
 
 use crate::ast::{AtomKind, Expr, Term};
 use crate::error::{Error, ErrorKind, Side};
@@ -436,16 +438,7 @@ impl<A: LinalgScalar> EinMix<A> {
     {
         let operands = [x.view().into_dyn(), self.weight.view()];
         let mut y = self.einsum.apply(&operands).map_err(|e| self.remap(&e))?;
-        if let Some(bias) = &self.bias {
-            let Some(bias) = bias.broadcast(y.raw_dim()) else {
-                return Err(self.unreachable(ErrorKind::ParameterShape {
-                    parameter: "bias",
-                    expected: y.shape().to_vec(),
-                    found: bias.shape().to_vec(),
-                }));
-            };
-            Zip::from(&mut y).and(&bias).for_each(|y, &b| *y = *y + b);
-        }
+        self.add_bias(y.view_mut())?;
         if let Some(post) = &self.post {
             let shape = post
                 .plan(y.shape())
@@ -508,17 +501,7 @@ impl<A: LinalgScalar> EinMix<A> {
                     }
                     _ => self.remap(&e),
                 })?;
-            if let Some(bias) = &self.bias {
-                let Some(bias) = bias.broadcast(out.raw_dim()) else {
-                    return Err(self.unreachable(ErrorKind::ParameterShape {
-                        parameter: "bias",
-                        expected: out.shape().to_vec(),
-                        found: bias.shape().to_vec(),
-                    }));
-                };
-                Zip::from(&mut out).and(&bias).for_each(|y, &b| *y = *y + b);
-            }
-            return Ok(());
+            return self.add_bias(out);
         }
         let y = self.apply(x)?;
         if out.shape() != y.shape() {
@@ -531,6 +514,22 @@ impl<A: LinalgScalar> EinMix<A> {
         Zip::from(out.view_mut().into_dyn())
             .and(&y)
             .for_each(|o, &v| *o = v);
+        Ok(())
+    }
+
+    /// `y += bias`, the bias broadcast over `y` (the einsum's result).
+    fn add_bias(&self, mut y: ArrayViewMutD<'_, A>) -> Result<(), Error> {
+        let Some(bias) = &self.bias else {
+            return Ok(());
+        };
+        let Some(bias) = bias.broadcast(y.raw_dim()) else {
+            return Err(self.unreachable(ErrorKind::ParameterShape {
+                parameter: "bias",
+                expected: y.shape().to_vec(),
+                found: bias.shape().to_vec(),
+            }));
+        };
+        Zip::from(&mut y).and(&bias).for_each(|y, &b| *y = *y + b);
         Ok(())
     }
 

@@ -8,7 +8,9 @@ use einplan::{ErrorKind, Rearrange, Reduce, Reduction, Repeat};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
 
-use crate::common::{base, expected, inputs, judge, layout, lengths, replay, usizes};
+use crate::common::{
+    base, expected, inputs, judge, layout, lengths, packed_shapes, replay, usizes,
+};
 
 /// A logical f64 array as a contiguous candle tensor.
 fn contiguous(x: &ArrayD<f64>) -> Tensor {
@@ -220,12 +222,7 @@ fn pack_case(case: &Value) -> Result<(), String> {
         "unpack" => {
             let b = base(&case["input"]);
             let t = transposed(&layout(&b, &case["input"]).to_owned());
-            let shapes: Vec<Vec<usize>> = case["packed_shapes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(usizes)
-                .collect();
+            let shapes = packed_shapes(case);
             match (
                 einplan::candle::unpack(&t, &shapes, pattern),
                 case["expect"].is_null(),

@@ -161,3 +161,13 @@ pub fn inputs(case: &Value) -> (Vec<ArrayD<f64>>, Vec<Value>) {
         None => (vec![base(&case["input"])], vec![case["input"].clone()]),
     }
 }
+
+/// The `packed_shapes` of an unpack case.
+pub fn packed_shapes(case: &Value) -> Vec<Vec<usize>> {
+    case["packed_shapes"]
+        .as_array()
+        .expect("packed_shapes")
+        .iter()
+        .map(usizes)
+        .collect()
+}

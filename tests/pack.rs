@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use ndarray::ArrayD;
 use serde_json::Value;
 
-use crate::common::{base, expected, inputs, layout, replay, usizes};
+use crate::common::{base, expected, inputs, layout, packed_shapes, replay, usizes};
 
 fn pack_case(case: &Value) -> Result<(), String> {
     let pattern = case["pattern"].as_str().unwrap();
@@ -40,12 +40,7 @@ fn pack_case(case: &Value) -> Result<(), String> {
         "unpack" => {
             let b = base(&case["input"]);
             let x = layout(&b, &case["input"]);
-            let shapes: Vec<Vec<usize>> = case["packed_shapes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(usizes)
-                .collect();
+            let shapes = packed_shapes(case);
             match (
                 einplan::unpack(&x, &shapes, pattern),
                 case["expect"].is_null(),

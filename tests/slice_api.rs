@@ -12,7 +12,9 @@ use einplan::{Einsum, ErrorKind, Layout, Rearrange, Reduce, Reduction, Repeat};
 use ndarray::{ArrayD, Axis, Dimension, IxDyn};
 use serde_json::Value;
 
-use crate::common::{base, expected, inputs, judge, layout, lengths, replay, usizes};
+use crate::common::{
+    base, expected, inputs, judge, layout, lengths, packed_shapes, replay, usizes,
+};
 
 /// A small deterministic generator (xorshift64*), seeded per case.
 struct Rng(u64);
@@ -482,12 +484,7 @@ fn pack_fixtures_on_slices() {
                 _ => {
                     let b = base(&case["input"]);
                     let (buf, l) = placed(&layout(&b, &case["input"]).to_owned(), &mut rng);
-                    let shapes: Vec<Vec<usize>> = case["packed_shapes"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(usizes)
-                        .collect();
+                    let shapes = packed_shapes(case);
                     let got = einplan::unpack(&l.array_view(&buf).unwrap(), &shapes, pattern);
                     let want = case["expect"]
                         .as_array()
