@@ -9,7 +9,7 @@ use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
 
 use crate::common::{
-    base, expected, inputs, judge, layout, lengths, packed_shapes, replay, usizes,
+    base, expected, inputs, judge, layout, lengths, packed_shapes, reduction, replay, usizes,
 };
 
 /// A logical f64 array as a contiguous candle tensor.
@@ -32,17 +32,6 @@ fn transposed(x: &ArrayD<f64>) -> Tensor {
 fn array(t: &Tensor) -> ArrayD<f64> {
     let data = t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
     ArrayD::from_shape_vec(IxDyn(t.dims()), data).unwrap()
-}
-
-fn reduction(case: &Value) -> Reduction {
-    match case["reduction"].as_str().unwrap() {
-        "sum" => Reduction::Sum,
-        "mean" => Reduction::Mean,
-        "min" => Reduction::Min,
-        "max" => Reduction::Max,
-        "prod" => Reduction::Prod,
-        other => panic!("unknown reduction {other}"),
-    }
 }
 
 #[derive(Clone, Copy, PartialEq)]

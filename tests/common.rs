@@ -171,3 +171,15 @@ pub fn packed_shapes(case: &Value) -> Vec<Vec<usize>> {
         .map(usizes)
         .collect()
 }
+
+/// The einplan reduction a reduce case names.
+pub fn reduction(case: &Value) -> einplan::Reduction {
+    match case["reduction"].as_str().unwrap() {
+        "sum" => einplan::Reduction::Sum,
+        "mean" => einplan::Reduction::Mean,
+        "min" => einplan::Reduction::Min,
+        "max" => einplan::Reduction::Max,
+        "prod" => einplan::Reduction::Prod,
+        other => panic!("unknown reduction {other}"),
+    }
+}

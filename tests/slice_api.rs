@@ -13,7 +13,7 @@ use ndarray::{ArrayD, Axis, Dimension, IxDyn};
 use serde_json::Value;
 
 use crate::common::{
-    base, expected, inputs, judge, layout, lengths, packed_shapes, replay, usizes,
+    base, expected, inputs, judge, layout, lengths, packed_shapes, reduction, replay, usizes,
 };
 
 /// A small deterministic generator (xorshift64*), seeded per case.
@@ -106,17 +106,6 @@ enum Op {
     Rearrange,
     Repeat,
     Reduce,
-}
-
-fn reduction(case: &Value) -> Reduction {
-    match case["reduction"].as_str().unwrap() {
-        "sum" => Reduction::Sum,
-        "mean" => Reduction::Mean,
-        "min" => Reduction::Min,
-        "max" => Reduction::Max,
-        "prod" => Reduction::Prod,
-        other => panic!("unknown reduction {other}"),
-    }
 }
 
 /// The plan for a case's input shape, with its lengths.
