@@ -489,19 +489,53 @@ impl<A: LinalgScalar> EinMix<A> {
         S2: DataMut<Elem = A>,
         D2: Dimension,
     {
-        if self.post.is_none() {
+        let operands = [x.view().into_dyn(), self.weight.view()];
+        let into = |out: &mut ArrayViewMutD<'_, A>| {
             // The einsum writes straight into `out`; the bias is added there.
-            let operands = [x.view().into_dyn(), self.weight.view()];
-            let mut out = out.view_mut().into_dyn();
             self.einsum
-                .apply_into(&operands, &mut out)
+                .apply_into(&operands, out)
                 .map_err(|e| match e.kind() {
                     ErrorKind::OutputShape { .. } => {
                         Error::new(&self.pattern, e.kind().clone(), self.output_span)
                     }
                     _ => self.remap(&e),
-                })?;
+                })
+        };
+        let Some(post) = &self.post else {
+            let mut out = out.view_mut().into_dyn();
+            into(&mut out)?;
             return self.add_bias(out);
+        };
+        if out.is_standard_layout() {
+            // Merging the einsum's axes into the output's groups keeps
+            // their order, so it is a reshape, which a standard-layout
+            // `out` takes without moving data: the einsum writes into it.
+            let shapes = [x.shape(), self.weight.shape()];
+            let flat = self
+                .einsum
+                .output_shape(&shapes)
+                .map_err(|e| self.remap(&e))?;
+            let plan = post.plan(&flat).map_err(|e| self.remap(&e))?;
+            if out.shape() != plan.output_shape() {
+                let kind = ErrorKind::OutputShape {
+                    expected: plan.output_shape().to_vec(),
+                    found: out.shape().to_vec(),
+                };
+                return Err(Error::new(&self.pattern, kind, self.output_span));
+            }
+            let found = out.shape().to_vec();
+            let mut flat = out
+                .view_mut()
+                .into_dyn()
+                .into_shape_with_order(IxDyn(&flat))
+                .map_err(|_| {
+                    self.unreachable(ErrorKind::OutputShape {
+                        expected: flat.clone(),
+                        found,
+                    })
+                })?;
+            into(&mut flat)?;
+            return self.add_bias(flat);
         }
         let y = self.apply(x)?;
         if out.shape() != y.shape() {

@@ -360,6 +360,12 @@ impl<E: Dimension> Einsum<E> {
         run::run_into(&self.spec, &schedule, &operands, out.view_mut().into_dyn())
     }
 
+    /// The result's shape for operands of `shapes` (the schedule is
+    /// cached, so a later `apply_into` with these shapes reuses it).
+    pub(crate) fn output_shape(&self, shapes: &[&[usize]]) -> Result<Vec<usize>, Error> {
+        Ok(self.schedule(shapes)?.out_shape.to_vec())
+    }
+
     /// The schedule for operands of `shapes`, from the cache or fresh.
     fn schedule(&self, shapes: &[&[usize]]) -> Result<Arc<Schedule>, Error> {
         let mut key = Vec::with_capacity(shapes.iter().map(|s| s.len() + 1).sum());

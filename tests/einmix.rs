@@ -319,3 +319,59 @@ fn grouped_convolution_equals_nested_loops() {
         );
     }
 }
+
+/// An output side with a group (`(g co)`): `apply_into` writes a
+/// standard-layout `out` through a reshape and any other layout by copy,
+/// both equal to `apply`, and refuses a wrong shape without writing.
+#[test]
+fn apply_into_an_output_group_in_any_layout() {
+    let lens = [("g", 3), ("ci", 4), ("co", 2)];
+    let mix = EinMix::<f64>::new("(g ci) n -> (g co) n", "g co ci", Some("g co"), &lens)
+        .unwrap()
+        .with_seed(7);
+    let x = Array2::<f64>::from_shape_fn((12, 5), |(a, b)| ((a * 5 + b * 3) % 7) as f64 - 3.0);
+    let want = mix.apply(&x).unwrap();
+    assert_eq!(want.shape(), &[6, 5]);
+    // Against nested loops, so that both paths are checked, not only
+    // their agreement.
+    let w = mix.weight();
+    // The bias has one number per (g, co), in that order.
+    let bias: Vec<f64> = mix.bias().unwrap().iter().copied().collect();
+    assert_eq!(bias.len(), 6);
+    for (g, co, n) in triples(3, 2, 5) {
+        let mut v = bias[g * 2 + co];
+        for ci in 0..4 {
+            v += w[[g, co, ci]] * x[[g * 4 + ci, n]];
+        }
+        assert!((want[[g * 2 + co, n]] - v).abs() < 1e-12);
+    }
+    let mut out = Array2::<f64>::from_elem((6, 5), f64::NAN);
+    mix.apply_into(&x, &mut out).unwrap();
+    assert_eq!(out.into_dyn(), want);
+    let mut t = Array2::<f64>::from_elem((5, 6), f64::NAN);
+    let mut view = t.view_mut().reversed_axes();
+    mix.apply_into(&x, &mut view).unwrap();
+    assert_eq!(view.into_dyn(), want.view());
+    let mut wrong = Array2::<f64>::zeros((5, 6));
+    let e = mix.apply_into(&x, &mut wrong).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutputShape { .. }));
+    assert_eq!(&e.pattern()[e.span()], "(g co) n");
+    assert!(wrong.iter().all(|&v| v == 0.0));
+    // An input error still points into the input side.
+    let e = mix
+        .apply_into(&Array2::<f64>::zeros((10, 5)), &mut Array2::zeros((6, 5)))
+        .unwrap_err();
+    assert_eq!(&e.pattern()[e.span()], "(g ci)");
+}
+
+fn triples(a: usize, b: usize, c: usize) -> Vec<(usize, usize, usize)> {
+    let mut v = Vec::new();
+    for i in 0..a {
+        for j in 0..b {
+            for k in 0..c {
+                v.push((i, j, k));
+            }
+        }
+    }
+    v
+}
