@@ -8,10 +8,12 @@ use std::ops::Range;
 use ndarray::{ArrayViewMut2, Axis};
 
 /// `f` of every item, in order: computed on the rayon pool the caller is
-/// installed in when there are several items, else in place.
+/// installed in when there are several items, else in place. Outside a
+/// pool (the one-thread runner installs none) everything runs in place:
+/// rayon's global pool would bring in every core.
 pub fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
     #[cfg(feature = "rayon")]
-    if items.len() > 1 {
+    if items.len() > 1 && rayon::current_thread_index().is_some() {
         use rayon::iter::{IntoParallelIterator, ParallelIterator};
         return items.into_par_iter().map(f).collect();
     }
