@@ -73,7 +73,10 @@ use crate::error::{Error, ErrorKind};
 /// `[loop] (rows) (contracted)` and `[loop] (contracted) (columns)` order,
 /// which is a view when their strides allow and a copy otherwise, and
 /// `ndarray::linalg::general_mat_mul` multiplies (with `matrixmultiply`
-/// for `f32` and `f64`). The last contraction writes straight into the
+/// for `f32` and `f64`; an `f32` product of at least 128 columns whose
+/// right operand and result have contiguous rows, or columns, runs on
+/// einplan's own AVX2 kernel, which does not copy that operand into
+/// panels). The last contraction writes straight into the
 /// output in its final layout, so output groups cost nothing: the grouped
 /// convolution above runs on the input as it is, one product per batch
 /// index and group. Contractions with nothing to sum (outer and

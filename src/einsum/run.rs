@@ -3,7 +3,8 @@
 //! Every operand becomes a strided view (no data moves), private axes are
 //! summed, and each step contracts two tensors into a fresh standard-layout
 //! array: by matrix products (`ndarray::linalg::general_mat_mul`, which is
-//! `matrixmultiply` for `f32` and `f64`) or by broadcast multiply-adds.
+//! `matrixmultiply` for `f32` and `f64`, or for wide `f32` products
+//! [`exec::gemm`]) or by broadcast multiply-adds.
 //! The last step's array, in the output's axis order, is the result.
 
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
@@ -391,7 +392,8 @@ fn matrix_products<A: LinalgScalar>(
 /// `c = a · b`. A product with a single row or column is a matrix-vector
 /// product (or a dot product), which `general_mat_mul` would pad out to
 /// whole blocks of rows and columns; those go to ndarray's vector
-/// routines when the matrix's rows are contiguous.
+/// routines when the matrix's rows are contiguous. `f32` products that
+/// [`exec::gemm::product`] takes run there.
 fn product<A: LinalgScalar>(
     a: &ArrayView2<'_, A>,
     b: &ArrayView2<'_, A>,
@@ -410,6 +412,7 @@ fn product<A: LinalgScalar>(
             let (x, mut y) = (a.row(0), c.row_mut(0));
             general_mat_vec_mul(A::one(), &b.t(), &x, A::zero(), &mut y);
         }
+        _ if exec::gemm::product(a, b, c) => {}
         _ => general_mat_mul(A::one(), a, b, A::zero(), c),
     }
 }

@@ -11,8 +11,8 @@
 //! The crate's `unsafe` code lives in this module's files, one concern
 //! each: checked views ([`source`]), copies ([`copy`]), bit movers and the
 //! SIMD choice ([`bits`], with the micro-kernels in `simd`), running loop
-//! nests ([`nest`]), threads ([`threads`]) and folds and pooling
-//! ([`pool`]). Every function starts from a live `ArrayView` `x` (the
+//! nests ([`nest`]), threads ([`threads`]), folds and pooling
+//! ([`pool`]) and `f32` matrix products ([`gemm`]). Every function starts from a live `ArrayView` `x` (the
 //! input) and, when it writes, a live `ArrayViewMut` or the spare capacity
 //! of a `Vec` (the output). For a view of shape `n` and strides `s`,
 //! ndarray guarantees that `as_ptr()` points at element `[0, 0, ..]` and
@@ -84,6 +84,8 @@
 mod bits;
 #[allow(unsafe_code)]
 pub(crate) mod copy;
+#[allow(unsafe_code)]
+pub(crate) mod gemm;
 #[allow(unsafe_code)]
 mod nest;
 #[allow(unsafe_code)]

@@ -477,3 +477,101 @@ fn checked_views_stay_inside_interleaved_inputs() {
     }
     assert!(built > 10);
 }
+
+/// `c = a · b` by index arithmetic, in `f64`.
+fn naive_product(a: &ndarray::ArrayView2<'_, f32>, b: &ndarray::ArrayView2<'_, f32>) -> Vec<f64> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let mut out = Vec::with_capacity(m * n);
+    for i in 0..m {
+        for j in 0..n {
+            out.push((0..k).map(|r| a[[i, r]] as f64 * b[[r, j]] as f64).sum());
+        }
+    }
+    out
+}
+
+/// The `f32` product kernel against index arithmetic: ragged row panels
+/// and column tiles, small column chunks, `a` in any layout (reversed,
+/// transposed, stepped), `b` and `c` rows inside wider arrays, and the
+/// elements of `c` outside its view untouched. Under Miri the scalar tile
+/// runs, with the driver's offsets; elsewhere the AVX2 tile too.
+#[test]
+fn gemm_tiles_equal_index_arithmetic() {
+    use super::gemm::{Tile, multiply_in_chunks};
+    use ndarray::{Array2, s};
+    let mut rng = Lcg(17);
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    let avx2 =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let avx2 = false;
+    let tiles: Vec<Tile> = [Tile::Scalar]
+        .into_iter()
+        .chain(avx2.then_some(Tile::Avx2))
+        .collect();
+    let most = if cfg!(miri) { 20 } else { 70 };
+    for round in 0..ROUNDS {
+        let (m, k, n) = (
+            1 + rng.below(most / 2),
+            rng.below(most / 2),
+            1 + rng.below(most),
+        );
+        let value = |i: usize| ((i * 7919) % 23) as f32 - 11.0;
+        let base_a = Array2::from_shape_fn((2 * k + 1, 2 * m + 1), |(r, c)| value(r * 31 + c));
+        let mut a = base_a.slice(s![..;2, ..;2]).reversed_axes();
+        a.slice_collapse(s![..m, ..k]);
+        if round % 2 == 1 {
+            a.invert_axis(ndarray::Axis(0));
+        }
+        let base_b = Array2::from_shape_fn((k, n + 5), |(r, c)| value(r * 13 + c + 1));
+        let b = base_b.slice(s![.., 3..3 + n]);
+        let want = naive_product(&a, &b);
+        for &tile in &tiles {
+            let mut base_c = Array2::from_elem((m, n + 3), f32::NAN);
+            let chunk = [16, 40, 1 << 20][rng.below(3)];
+            multiply_in_chunks(&a, &b, &mut base_c.slice_mut(s![.., 1..1 + n]), tile, chunk);
+            let got = base_c.slice(s![.., 1..1 + n]);
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (*g as f64 - w).abs() <= 1e-3,
+                    "{tile:?} {m}x{k}x{n}: {g} vs {w}"
+                );
+            }
+            for col in [0, n + 1, n + 2] {
+                assert!(
+                    base_c.column(col).iter().all(|v| v.is_nan()),
+                    "wrote outside c"
+                );
+            }
+        }
+    }
+}
+
+/// `gemm::product` takes only `f32` with unit column strides and refuses
+/// everything else untouched.
+#[test]
+fn gemm_product_declines_what_it_does_not_handle() {
+    use super::gemm::product;
+    use ndarray::{Array2, s};
+    let a = Array2::<f64>::ones((4, 3));
+    let b = Array2::<f64>::ones((3, 200));
+    let mut c = Array2::<f64>::zeros((4, 200));
+    assert!(!product(&a.view(), &b.view(), &mut c.view_mut()));
+    assert!(c.iter().all(|&v| v == 0.0));
+    let a = Array2::<f32>::ones((4, 3));
+    let b = Array2::<f32>::ones((3, 400));
+    let mut c = Array2::<f32>::zeros((4, 200));
+    // Stepped columns of `b`: not the kernel's.
+    assert!(!product(
+        &a.view(),
+        &b.slice(s![.., ..;2]),
+        &mut c.view_mut()
+    ));
+    // Too few columns.
+    assert!(!product(
+        &a.view(),
+        &b.slice(s![.., ..100]),
+        &mut c.slice_mut(s![.., ..100])
+    ));
+    assert!(c.iter().all(|&v| v == 0.0));
+}

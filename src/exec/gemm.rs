@@ -1,0 +1,359 @@
+//! `f32` matrix products `c = a · b` whose right operand and result have
+//! contiguous rows: the shape of a 1×1 convolution over channels-first
+//! images (`a` the weights, `b` the input's channels × pixels, `c` the
+//! output's), and of every einsum whose last contraction is such a
+//! product.
+//!
+//! ndarray's `general_mat_mul` (matrixmultiply) packs *both* operands into
+//! panels on every call. When `a` has few rows, packing `b` costs about as
+//! much as the product itself. This kernel packs only `a` (six rows at a
+//! time, contracted index outermost), reads `b`'s rows where they are,
+//! sixteen columns at a time, and writes `c`'s rows in place: a 6 × 16
+//! tile of twelve AVX2 registers, one fused multiply-add per register and
+//! contracted index. Columns are taken in chunks whose rows of `b` fit in
+//! the L2 cache, and each six-row panel of `a` (in L1) runs along a whole
+//! chunk. The last partial columns go through a zero-padded copy, and
+//! partial rows through a stack tile.
+//!
+//! It takes only products it was measured to speed up (at least 128
+//! columns, `a` of at most 64 Ki elements); everything else, and every
+//! CPU without AVX2 and FMA, is left to matrixmultiply.
+
+use std::any::TypeId;
+
+use ndarray::{ArrayView2, ArrayViewMut2, s};
+
+/// Rows of `a` per packed panel and tile.
+const MR: usize = 6;
+/// Columns of `b` and `c` per tile.
+const NR: usize = 16;
+/// Fewest columns worth the kernel (below, matrixmultiply was faster).
+const MIN_COLS: usize = 128;
+/// Most elements of `a` (its packed copy stays in the L2 cache).
+const MAX_A: usize = 64 << 10;
+/// Elements of `b` per column chunk (512 KiB of `f32`).
+const CHUNK: usize = 128 << 10;
+
+/// `c = a · b` when the element type is `f32`, the shapes are ones the
+/// kernel speeds up, `b` and `c` have unit column strides, and the CPU has
+/// AVX2 and FMA; returns `false`, having written nothing, otherwise.
+/// `a` is `m × k`, `b` `k × n` and `c` `m × n`.
+pub(crate) fn product<A: 'static>(
+    a: &ArrayView2<'_, A>,
+    b: &ArrayView2<'_, A>,
+    c: &mut ArrayViewMut2<'_, A>,
+) -> bool {
+    // `c = a · b` is `cᵀ = bᵀ · aᵀ`: contiguous columns of `a` and `c`
+    // are contiguous rows of the transposed product.
+    if c.strides()[1] != 1 && c.strides()[0] == 1 && a.nrows() > 1 {
+        return oriented(&b.t(), &a.t(), &mut c.view_mut().reversed_axes());
+    }
+    oriented(a, b, c)
+}
+
+/// [`product`] with `b` and `c` read and written along their rows.
+fn oriented<A: 'static>(
+    a: &ArrayView2<'_, A>,
+    b: &ArrayView2<'_, A>,
+    c: &mut ArrayViewMut2<'_, A>,
+) -> bool {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let fits = m > 0 && k > 0 && n >= MIN_COLS && m.saturating_mul(k) <= MAX_A;
+    if TypeId::of::<A>() != TypeId::of::<f32>()
+        || !fits
+        || b.dim() != (k, n)
+        || c.dim() != (m, n)
+        || b.strides()[1] != 1
+        || c.strides()[1] != 1
+        || !has_avx2_fma()
+    {
+        return false;
+    }
+    let a = a.raw_view().cast::<f32>();
+    let b = b.raw_view().cast::<f32>();
+    let c = c.raw_view_mut().cast::<f32>();
+    // SAFETY: `A` is `f32` (checked by type identity above), so each raw
+    // view is the same live view, with the same pointer, shape and
+    // strides, of the same elements, typed as what they are; the borrows
+    // of `a`, `b` and `c` (shared, shared, exclusive) outlive these views.
+    let (a, b, mut c) = unsafe {
+        (
+            a.deref_into_view(),
+            b.deref_into_view(),
+            c.deref_into_view_mut(),
+        )
+    };
+    multiply(&a, &b, &mut c, Tile::Avx2);
+    true
+}
+
+/// Whether this CPU has AVX2 and FMA.
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Which micro-kernel computes a tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tile {
+    /// The AVX2 and FMA registers; only after [`has_avx2_fma`].
+    Avx2,
+    /// Plain scalar code with the same memory accesses: what the tests
+    /// run under Miri, which checks the offsets the driver forms.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Scalar,
+}
+
+/// `c = a · b` for `b` and `c` with unit column strides (the caller
+/// checked); `tile` is [`Tile::Scalar`] or, on a CPU with AVX2 and FMA,
+/// [`Tile::Avx2`].
+pub(crate) fn multiply(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    c: &mut ArrayViewMut2<'_, f32>,
+    tile: Tile,
+) {
+    multiply_in_chunks(a, b, c, tile, CHUNK);
+}
+
+/// [`multiply`] with column chunks of about `chunk` elements of `b`
+/// (the tests make them small).
+pub(crate) fn multiply_in_chunks(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    c: &mut ArrayViewMut2<'_, f32>,
+    tile: Tile,
+    chunk: usize,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    assert!(b.dim() == (k, n) && c.dim() == (m, n), "operand shapes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.fill(0.0);
+        return;
+    }
+    // A single column has no stride to speak of (ndarray may give it any);
+    // only whole tiles, 16 columns, read and write through pointers.
+    let unit = |stride: isize| stride == 1 || n == 1;
+    assert!(
+        unit(b.strides()[1]) && unit(c.strides()[1]),
+        "unit column strides"
+    );
+    let packed = pack(a);
+    let chunk = (chunk / k / NR).max(1) * NR;
+    let mut padded = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = n.min(start + chunk);
+        let bc = b.slice(s![.., start..end]);
+        let mut cc = c.slice_mut(s![.., start..end]);
+        columns(&packed, &bc, &mut cc, &mut padded, tile);
+        start = end;
+    }
+}
+
+/// `a` in panels of [`MR`] rows, zero-padded: element `(p · MR + i, r)` at
+/// `(p · k + r) · MR + i`.
+fn pack(a: &ArrayView2<'_, f32>) -> Vec<f32> {
+    let (m, k) = a.dim();
+    let mut packed = vec![0.0; m.div_ceil(MR) * k * MR];
+    for (row, values) in a.rows().into_iter().enumerate() {
+        let (p, i) = (row / MR, row % MR);
+        let panel = &mut packed[p * k * MR..(p + 1) * k * MR];
+        for (r, &v) in values.iter().enumerate() {
+            panel[r * MR + i] = v;
+        }
+    }
+    packed
+}
+
+/// One column chunk: every panel of `a` along all of `b`'s columns.
+fn columns(
+    packed: &[f32],
+    b: &ArrayView2<'_, f32>,
+    c: &mut ArrayViewMut2<'_, f32>,
+    padded: &mut Vec<f32>,
+    tile: Tile,
+) {
+    let ((k, n), m) = (b.dim(), c.nrows());
+    let full = n / NR * NR;
+    // The last partial tile's columns of `b`, zero-padded to `NR`.
+    let rest = n - full;
+    padded.clear();
+    if rest > 0 {
+        padded.resize(k * NR, 0.0);
+        for (r, row) in b.slice(s![.., full..]).rows().into_iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                padded[r * NR + j] = v;
+            }
+        }
+    }
+    let (ldb, ldc) = (b.strides()[0], c.strides()[0]);
+    let mut spare = [0.0f32; MR * NR];
+    for (p, panel) in packed.chunks_exact(k * MR).enumerate() {
+        let rows = MR.min(m - p * MR);
+        let mut j = 0;
+        while j < full {
+            if rows == MR {
+                // SAFETY: `panel` holds `MR · k` elements. Rows `r < k` and
+                // columns `j..j + NR` (`j + NR <= full <= n`) are elements
+                // of `b` and, for rows `p · MR + i` with `i < MR` (all
+                // `< m`: the panel is full), of `c`: each offset below is
+                // that of an in-bounds index of a live view (invariant 1 of
+                // `exec`), distinct indices of `c` are distinct elements,
+                // and `c`, borrowed exclusively, overlaps neither input.
+                unsafe {
+                    run(
+                        tile,
+                        panel.as_ptr(),
+                        b.as_ptr().add(j),
+                        ldb,
+                        k,
+                        c.as_mut_ptr().offset(ldc * (p * MR) as isize).add(j),
+                        ldc,
+                    )
+                };
+            } else {
+                // SAFETY: as above for `panel` and `b`; the result goes to
+                // `spare`, a local `MR × NR` array (row stride `NR`).
+                unsafe {
+                    run(
+                        tile,
+                        panel.as_ptr(),
+                        b.as_ptr().add(j),
+                        ldb,
+                        k,
+                        spare.as_mut_ptr(),
+                        NR as isize,
+                    )
+                };
+                let mut out = c.slice_mut(s![p * MR..p * MR + rows, j..j + NR]);
+                for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+                    row.assign(&ndarray::aview1(&spare[i * NR..(i + 1) * NR]));
+                }
+            }
+            j += NR;
+        }
+        if rest > 0 {
+            // SAFETY: `panel` holds `MR · k` elements and `padded` `k ·
+            // NR` (row stride `NR`); the result goes to `spare`, a local
+            // `MR × NR` array (row stride `NR`).
+            unsafe {
+                run(
+                    tile,
+                    panel.as_ptr(),
+                    padded.as_ptr(),
+                    NR as isize,
+                    k,
+                    spare.as_mut_ptr(),
+                    NR as isize,
+                )
+            };
+            let mut out = c.slice_mut(s![p * MR..p * MR + rows, full..]);
+            for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+                row.assign(&ndarray::aview1(&spare[i * NR..i * NR + rest]));
+            }
+        }
+    }
+}
+
+/// One `MR × NR` tile by `tile`: `c[i · ldc + j] = Σ_r a[r · MR + i] ·
+/// b[r · ldb + j]` for `i < MR`, `j < NR`, `r < k`.
+///
+/// # Safety
+///
+/// `a + t` for `t < MR · k` and `b + r · ldb + j` for `r < k`, `j < NR`
+/// are readable `f32`; `c + i · ldc + j` for `i < MR`, `j < NR` are
+/// writable `f32`, distinct for distinct `(i, j)`, overlapping neither
+/// `a`'s nor `b`'s elements. [`Tile::Avx2`] only on a CPU with AVX2 and
+/// FMA (invariant 6 of `exec`).
+#[inline]
+unsafe fn run(
+    tile: Tile,
+    a: *const f32,
+    b: *const f32,
+    ldb: isize,
+    k: usize,
+    c: *mut f32,
+    ldc: isize,
+) {
+    match tile {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: this function's contract, which is the kernel's.
+        Tile::Avx2 => unsafe { avx2_tile(a, b, ldb, k, c, ldc) },
+        #[cfg(not(target_arch = "x86_64"))]
+        Tile::Avx2 => unreachable!("AVX2 is only detected on x86-64"),
+        // SAFETY: this function's contract, which is the kernel's.
+        Tile::Scalar => unsafe { scalar_tile(a, b, ldb, k, c, ldc) },
+    }
+}
+
+/// The tile in plain code: the same reads and writes as [`avx2_tile`].
+///
+/// # Safety
+///
+/// As [`run`].
+unsafe fn scalar_tile(a: *const f32, b: *const f32, ldb: isize, k: usize, c: *mut f32, ldc: isize) {
+    let mut acc = [[0.0f32; NR]; MR];
+    for r in 0..k {
+        for (i, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `r · MR + i < MR · k` (contract of `run`).
+            let x = unsafe { *a.add(r * MR + i) };
+            for (j, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: `r < k`, `j < NR` (contract of `run`).
+                *acc = x.mul_add(unsafe { *b.offset(r as isize * ldb + j as isize) }, *acc);
+            }
+        }
+    }
+    for (i, acc) in acc.iter().enumerate() {
+        for (j, &v) in acc.iter().enumerate() {
+            // SAFETY: `i < MR`, `j < NR` (contract of `run`).
+            unsafe { *c.offset(i as isize * ldc + j as isize) = v };
+        }
+    }
+}
+
+/// The tile in twelve AVX2 registers: per contracted index, two loads of
+/// `b`'s row, and for each of the six rows of `a` a broadcast and two
+/// fused multiply-adds.
+///
+/// # Safety
+///
+/// As [`run`], and the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_tile(a: *const f32, b: *const f32, ldb: isize, k: usize, c: *mut f32, ldc: isize) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    for r in 0..k {
+        // SAFETY: row `r < k` of `b`, columns `0..8` and `8..16` (contract
+        // of `run`); unaligned loads.
+        let (b0, b1) = unsafe {
+            let row = b.offset(r as isize * ldb);
+            (_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8)))
+        };
+        for (i, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `r · MR + i < MR · k` (contract of `run`).
+            let x = _mm256_set1_ps(unsafe { *a.add(r * MR + i) });
+            acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
+            acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
+        }
+    }
+    for (i, acc) in acc.iter().enumerate() {
+        // SAFETY: row `i < MR` of `c`, columns `0..8` and `8..16` (contract
+        // of `run`); unaligned stores.
+        unsafe {
+            let row = c.offset(i as isize * ldc);
+            _mm256_storeu_ps(row, acc[0]);
+            _mm256_storeu_ps(row.add(8), acc[1]);
+        }
+    }
+}
