@@ -301,7 +301,8 @@ impl Window {
 }
 
 /// `c = a · b + beta · c`, through ndarray's `general_mat_mul`
-/// (matrixmultiply, with its runtime-selected AVX2/FMA or AVX-512 kernels).
+/// (matrixmultiply, with its runtime-selected AVX2/FMA or AVX-512 kernels):
+/// the stem, and the 1×1 convolutions split over threads.
 /// Any strides: the grouped 1×1 convolutions hand in row blocks and column
 /// ranges of their activations without copying them.
 pub fn gemm(
@@ -319,6 +320,23 @@ pub fn bias_relu_rows(c: &mut ArrayViewMut2<'_, f32>, bias: &[f32]) {
         match row.as_slice_mut() {
             Some(s) => s.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
             None => row.mapv_inplace(|v| (v + b).max(0.0)),
+        }
+    }
+}
+
+/// `row[i] = max(row[i] + t[r][i] + bias[r], 0)` for every row `r` of `c`
+/// (of `t`'s shape): the identity shortcut `c` plus a convolution's
+/// product `t`, its bias and ReLU, in one pass.
+pub fn add_bias_relu_rows(c: &mut ArrayViewMut2<'_, f32>, t: &ArrayView2<'_, f32>, bias: &[f32]) {
+    for ((mut row, t), &b) in c.rows_mut().into_iter().zip(t.rows()).zip(bias) {
+        match (row.as_slice_mut(), t.as_slice()) {
+            (Some(s), Some(t)) => s
+                .iter_mut()
+                .zip(t)
+                .for_each(|(v, &t)| *v = (*v + t + b).max(0.0)),
+            _ => ndarray::Zip::from(&mut row)
+                .and(&t)
+                .for_each(|v, &t| *v = (*v + t + b).max(0.0)),
         }
     }
 }

@@ -400,7 +400,9 @@ impl Conv1x1 {
     /// `c = W · x + beta · c`, group by group, for images `x` stored
     /// channels first (`[cin, b, h, w]`) and `c` (`[cout, b·h·w]`); then
     /// `c = max(c + bias, 0)` if `bias_relu`. The columns are split into up to `parts`
-    /// ranges that run in parallel.
+    /// ranges that run in parallel. On one part, `beta` is 0 or 1, and
+    /// `spare` holds `W · x` before it is added to `c`.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         x: ArrayView4<'_, f32>,
@@ -408,20 +410,34 @@ impl Conv1x1 {
         beta: f32,
         bias_relu: bool,
         parts: usize,
+        spare: &mut Vec<f32>,
         trace: &mut Trace,
     ) -> Result<(), ModelError> {
         let bias = self.bias.as_slice().expect("fresh vector");
         let weight = self.weight();
-        if parts == 1 && beta == 0.0 {
+        if parts == 1 && (beta == 0.0 || beta == 1.0) {
             let (cin, b, h, w) = x.dim();
             let x = x
                 .into_shape_with_order((cin, b * h * w))
                 .map_err(|e| shape_err("conv1x1", e))?;
             let mut c = c;
-            self.mix.apply_into(&x, &mut c)?;
+            if beta == 0.0 {
+                self.mix.apply_into(&x, &mut c)?;
+                trace.record(self.mix_id, Outcome::Computed);
+                if bias_relu {
+                    layers::bias_relu_rows(&mut c, bias);
+                }
+                return Ok(());
+            }
+            // The identity shortcut: `W · x` into `spare`, then one pass
+            // adds it, the bias and ReLU onto `c`.
+            let mut product = view_mut2(ensure(spare, c.len()), c.dim())?;
+            self.mix.apply_into(&x, &mut product)?;
             trace.record(self.mix_id, Outcome::Computed);
             if bias_relu {
-                layers::bias_relu_rows(&mut c, bias);
+                layers::add_bias_relu_rows(&mut c, &product.view(), bias);
+            } else {
+                c += &product;
             }
             return Ok(());
         }
@@ -790,19 +806,20 @@ impl ShuffleUnit {
         } = scratch;
 
         // 1. First 1x1 convolution with bias and ReLU.
-        let hidden = ensure(hidden, bott * bhw);
+        let mut unused = Vec::new();
         self.conv1.run(
             view4(x, (cin, b, h, w))?,
-            view_mut2(hidden, (bott, bhw))?,
+            view_mut2(ensure(hidden, bott * bhw), (bott, bhw))?,
             0.0,
             true,
             parts,
+            &mut unused,
             trace,
         )?;
 
         // 2. Shuffle as a view, depthwise 3x3 (and the pooled shortcut).
-        let hidden = &*hidden;
-        let hidden = view4(hidden, (bott, b, h, w))?;
+        let hidden_buf = hidden;
+        let hidden = view4(&hidden_buf[..bott * bhw], (bott, b, h, w))?;
         let shuffled = self.shuffle.apply(&hidden)?;
         trace.record_cow(self.shuffle_id, &shuffled);
         let shuffled = shuffled
@@ -862,11 +879,14 @@ impl ShuffleUnit {
         match self.config.combine {
             Combine::Add => {
                 let c = view_mut2(x, (cin, bhw))?;
-                self.conv2.run(depthwise, c, 1.0, true, parts, trace)
+                // `hidden` is free again: it holds the product.
+                self.conv2
+                    .run(depthwise, c, 1.0, true, parts, hidden_buf, trace)
             }
             Combine::Concat => {
                 let c = view_mut2(branch_out, (self.branch, bohw))?;
-                self.conv2.run(depthwise, c, 0.0, true, parts, trace)
+                self.conv2
+                    .run(depthwise, c, 0.0, true, parts, hidden_buf, trace)
             }
         }
     }
@@ -1597,10 +1617,10 @@ mod tests {
             ]
         );
         // 16 units: a shuffle, and per 1x1 conv an EinMix and a group
-        // split; plus pool and fc. On one thread every conv that writes a
-        // fresh output (the 16 first ones, the 3 of the concat units) is
-        // its EinMix; the 13 that add onto the shortcut read the split
-        // view. The batch runs through each op once.
+        // split; plus pool and fc. On one thread every conv is its EinMix
+        // (the 13 that add onto the shortcut write into a spare buffer);
+        // the split views are for more threads. The batch runs through
+        // each op once.
         assert_eq!(net.ops.ops.len(), 16 * 5 + 2);
         let used = |op: usize| trace.outcomes.get(op).copied().unwrap_or([0; 3]);
         let mut ran = std::collections::HashMap::new();
@@ -1625,8 +1645,8 @@ mod tests {
                 assert_eq!(runs + split_runs, 1, "{}", op.name);
             }
         }
-        assert_eq!(ran["einmix"], 16 + 3);
-        assert_eq!(ran["rearrange"], 16 + 13);
+        assert_eq!(ran["einmix"], 32);
+        assert_eq!(ran["rearrange"], 16);
         // Every parameter of the PyTorch model was asked for exactly once.
         let mut names: Vec<_> = init.produced.iter().map(|(n, _)| n.as_str()).collect();
         let total = names.len();
