@@ -61,3 +61,41 @@ fn einsum_takes_underscore_names_and_an_empty_ellipsis_as_einops() {
     let t = einplan::einsum("a b c -> ... a", &[x.view()]).unwrap();
     assert_eq!(t.shape(), &[2]);
 }
+
+/// `apply_into` writes a matrix product straight into an output of any
+/// layout whose shape is the product's: a column range and a transposed
+/// array agree with `apply`, and the elements around the range are left
+/// alone.
+#[test]
+fn products_go_into_column_ranges_and_transposes() {
+    use ndarray::{Array2, s};
+    let op = einplan::Einsum::new("m k, k n -> m n").unwrap();
+    for (m, k, n) in [(5, 3, 7), (7, 9, 150), (13, 2, 300)] {
+        let a = Array2::from_shape_fn((m, k), |(i, j)| (i * 3 + j) as f32 % 5.0 - 2.0);
+        let b = Array2::from_shape_fn((k, n), |(i, j)| (i + 2 * j) as f32 % 7.0 - 3.0);
+        let want: ArrayD<f32> = op.apply((&a, &b)).unwrap();
+        let mut wide = Array2::from_elem((m, n + 4), f32::NAN);
+        op.apply_into((&a, &b), &mut wide.slice_mut(s![.., 2..2 + n]))
+            .unwrap();
+        assert_eq!(wide.slice(s![.., 2..2 + n]).into_dyn(), want.view());
+        assert!(
+            wide.slice(s![.., ..2])
+                .iter()
+                .chain(wide.slice(s![.., 2 + n..]))
+                .all(|v| v.is_nan())
+        );
+        let mut t = Array2::from_elem((n, m), f32::NAN);
+        op.apply_into((&a, &b), &mut t.view_mut().reversed_axes())
+            .unwrap();
+        assert_eq!(t.t().into_dyn(), want.view());
+        // Against index arithmetic, so that `apply` is checked too.
+        for ((i, j), &v) in want
+            .view()
+            .into_dimensionality::<ndarray::Ix2>()
+            .unwrap()
+            .indexed_iter()
+        {
+            assert_eq!(v, (0..k).map(|r| a[[i, r]] * b[[r, j]]).sum::<f32>());
+        }
+    }
+}
