@@ -335,9 +335,13 @@ unsafe fn avx2_tile(a: *const f32, b: *const f32, ldb: isize, k: usize, c: *mut 
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
     for r in 0..k {
         // SAFETY: row `r < k` of `b`, columns `0..8` and `8..16` (contract
-        // of `run`); unaligned loads.
+        // of `run`); unaligned loads. The prefetch of the line two tiles
+        // on (which may lie past the row: a prefetch never faults, and the
+        // address is only formed, with `wrapping_add`) starts the next
+        // tiles' reads from memory while this one computes.
         let (b0, b1) = unsafe {
             let row = b.offset(r as isize * ldb);
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(4 * NR).cast::<i8>());
             (_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8)))
         };
         for (i, acc) in acc.iter_mut().enumerate() {
