@@ -9,14 +9,22 @@
 //! preallocated buffer. Results are checked to agree before anything is
 //! timed.
 //!
+//! Before the criterion groups, the same contenders run once more the
+//! way `benches/protocol.rs` times kernels, and print a markdown table:
+//! before every sample a 96 MiB buffer is read (cold caches), samples
+//! alternate einplan, candle and memcpy, and after 3 warm-up rounds the
+//! median and the fastest of 15 are kept. einplan and candle both
+//! allocate their result inside the sample, as a user's call does.
+//!
 //! ```sh
 //! nice -n 19 cargo bench --features candle --bench candle
 //! ```
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use einplan::Rearrange;
 
 /// An f32 tensor of `shape` holding 0, 1, 2, ...
@@ -87,5 +95,100 @@ fn candle(c: &mut Criterion) {
     });
 }
 
+/// Reads every cache line of a buffer larger than the last-level cache.
+fn evict(buf: &[u64]) {
+    let sum = buf
+        .chunks_exact(8)
+        .fold(0u64, |s, line| s.wrapping_add(line[0]));
+    black_box(sum);
+}
+
+/// One sample of `f` on cold caches.
+fn sample(buf: &[u64], f: &mut dyn FnMut()) -> Duration {
+    evict(buf);
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+/// The median and the fastest of `v`, in ms.
+fn median(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    (v[v.len() / 2].as_secs_f64() * 1e3, v[0].as_secs_f64() * 1e3)
+}
+
+/// The protocol's table: einplan, candle and memcpy alternating sample by
+/// sample on cold caches.
+fn alternating() {
+    let buf: Vec<u64> = (0..(96u64 << 20) / 8).collect();
+    println!("| workload | einplan | candle | candle / einplan | memcpy |");
+    println!("|---|---|---|---|---|");
+    let w1 = input(&[32, 240, 28, 28]);
+    let shuffle = Rearrange::new("b (c1 c2) h w -> b (c2 c1) h w")
+        .unwrap()
+        .with("c1", 3)
+        .unwrap();
+    let w3 = input(&[64, 32, 32, 64]);
+    let nchw = Rearrange::new("b h w c -> b c h w").unwrap();
+    let cases: [(&str, &Tensor, &Rearrange, fn(&Tensor) -> Tensor); 2] = [
+        ("W1", &w1, &shuffle, |t| {
+            t.reshape((32, 3, 80, 28 * 28))
+                .unwrap()
+                .permute((0, 2, 1, 3))
+                .unwrap()
+                .contiguous()
+                .unwrap()
+                .reshape((32, 240, 28, 28))
+                .unwrap()
+        }),
+        ("W3", &w3, &nchw, |t| {
+            t.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap()
+        }),
+    ];
+    for (name, x, op, candle_way) in cases {
+        let src = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let mut dst = vec![0f32; src.len()];
+        let mut t = [Vec::new(), Vec::new(), Vec::new()];
+        for round in 0..3 + 15 {
+            let e = sample(&buf, &mut || {
+                black_box(op.apply_candle(black_box(x)).unwrap());
+            });
+            let c = sample(&buf, &mut || {
+                black_box(candle_way(black_box(x)));
+            });
+            let m = sample(&buf, &mut || {
+                dst.copy_from_slice(black_box(&src));
+                black_box(&mut dst);
+            });
+            if round >= 3 {
+                t[0].push(e);
+                t[1].push(c);
+                t[2].push(m);
+            }
+        }
+        let [e, c, m] = t.map(median);
+        println!(
+            "| {name} median | {:.2} ms | {:.2} ms | {:.2} | {:.2} ms |",
+            e.0,
+            c.0,
+            c.0 / e.0,
+            m.0
+        );
+        println!(
+            "| {name} fastest | {:.2} ms | {:.2} ms | {:.2} | {:.2} ms |",
+            e.1,
+            c.1,
+            c.1 / e.1,
+            m.1
+        );
+    }
+    println!();
+}
+
 criterion_group!(benches, candle);
-criterion_main!(benches);
+
+fn main() {
+    alternating();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -465,18 +465,25 @@ fn with_slice<T: WithDType, R>(
 }
 
 /// Copies `src` at `layout` by a rearrange or repeat plan into a fresh
-/// contiguous tensor on `device` (the copy kernels, from any layout into a
-/// standard one; a zeroed `Vec` costs no more than untouched pages).
+/// contiguous tensor on `device`: the copy kernels write a new buffer
+/// without zeroing it first (a zeroed `Vec` from recycled memory would
+/// cost a pass of its own), which becomes the tensor's storage.
 fn copy_slice<T: WithDType>(
     plan: &Plan,
     src: &[T],
     layout: &Layout,
     device: &Device,
 ) -> Result<Tensor, Error> {
-    let out = Layout::standard(plan.output_shape())?;
-    let mut dst = vec![T::from_f64(0.0); out.len()];
-    plan.copy(src, layout, &mut dst, &out)?;
-    Tensor::from_vec(dst, plan.output_shape(), device).map_err(wrap(plan.pattern()))
+    plan.check_input_shape(layout.shape())?;
+    let x = layout.array_view(src)?;
+    let y = crate::exec::rearrange_owned(plan, x)?;
+    let n = y.len();
+    let (mut data, offset) = y.into_raw_vec_and_offset();
+    // Standard layout: the elements are `data[offset..offset + n]` in
+    // order (for a fresh array, all of `data`).
+    data.truncate(offset.unwrap_or(0) + n);
+    data.drain(..offset.unwrap_or(0));
+    Tensor::from_vec(data, plan.output_shape(), device).map_err(wrap(plan.pattern()))
 }
 
 /// Reduces `src` at `layout` into a fresh tensor on `device`.

@@ -122,15 +122,26 @@ pub(crate) fn rearrange<'a, A: Clone, D: Dimension>(
     if let Some(v) = plan.prepared().and_then(|p| source::prepared_view(p, &x)) {
         return Ok(CowArray::from(v));
     }
-    copied(plan, x)
+    copied(plan, x, true)
 }
 
-/// [`rearrange`] past its prepared view: out of line, so that the view's
-/// path does not carry the copies' stack frame.
+/// Rearrange or repeat `x` by `plan` into a fresh standard-layout array,
+/// by the copy kernels even where a view would do.
+pub(crate) fn rearrange_owned<A: Clone, D: Dimension>(
+    plan: &Plan,
+    x: ArrayView<'_, A, D>,
+) -> Result<ArrayD<A>, Error> {
+    Ok(copied(plan, x, false)?.into_owned())
+}
+
+/// [`rearrange`] past its prepared view (out of line, so that the view's
+/// path does not carry the copies' stack frame): a copy, or with `views`
+/// a view where the input's strides allow one.
 #[inline(never)]
 fn copied<'a, A: Clone, D: Dimension>(
     plan: &Plan,
     x: ArrayView<'a, A, D>,
+    views: bool,
 ) -> Result<CowArray<'a, A, IxDyn>, Error> {
     let prepared = plan
         .prepared()
@@ -149,7 +160,7 @@ fn copied<'a, A: Clone, D: Dimension>(
     } else {
         let x = x.into_dyn();
         let src = Source::new(&x, plan.kept_steps());
-        if let Some(v) = src.merged(plan.output_groups()) {
+        if let Some(v) = src.merged(plan.output_groups()).filter(|_| views) {
             return Ok(CowArray::from(v));
         }
         data = plan.buffer(n)?;
