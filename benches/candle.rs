@@ -117,6 +117,9 @@ fn median(mut v: Vec<Duration>) -> (f64, f64) {
     (v[v.len() / 2].as_secs_f64() * 1e3, v[0].as_secs_f64() * 1e3)
 }
 
+/// A workload: its name, input, compiled op and candle's own way.
+type Case<'a> = (&'a str, &'a Tensor, &'a Rearrange, fn(&Tensor) -> Tensor);
+
 /// The protocol's table: einplan, candle and memcpy alternating sample by
 /// sample on cold caches.
 fn alternating() {
@@ -130,7 +133,7 @@ fn alternating() {
         .unwrap();
     let w3 = input(&[64, 32, 32, 64]);
     let nchw = Rearrange::new("b h w c -> b c h w").unwrap();
-    let cases: [(&str, &Tensor, &Rearrange, fn(&Tensor) -> Tensor); 2] = [
+    let cases: [Case<'_>; 2] = [
         ("W1", &w1, &shuffle, |t| {
             t.reshape((32, 3, 80, 28 * 28))
                 .unwrap()
