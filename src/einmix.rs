@@ -506,34 +506,23 @@ impl<A: LinalgScalar> EinMix<A> {
             into(&mut out)?;
             return self.add_bias(out);
         };
-        if out.is_standard_layout() {
-            // Merging the einsum's axes into the output's groups keeps
-            // their order, so it is a reshape, which a standard-layout
-            // `out` takes without moving data: the einsum writes into it.
-            let shapes = [x.shape(), self.weight.shape()];
-            let flat = self
-                .einsum
-                .output_shape(&shapes)
-                .map_err(|e| self.remap(&e))?;
-            let plan = post.plan(&flat).map_err(|e| self.remap(&e))?;
-            if out.shape() != plan.output_shape() {
-                let kind = ErrorKind::OutputShape {
-                    expected: plan.output_shape().to_vec(),
-                    found: out.shape().to_vec(),
-                };
-                return Err(Error::new(&self.pattern, kind, self.output_span));
-            }
-            let found = out.shape().to_vec();
-            let mut flat = out
-                .view_mut()
-                .into_dyn()
-                .into_shape_with_order(IxDyn(&flat))
-                .map_err(|_| {
-                    self.unreachable(ErrorKind::OutputShape {
-                        expected: flat.clone(),
-                        found,
-                    })
-                })?;
+        // Merging the einsum's axes into the output's groups keeps their
+        // order, so `out` split into the einsum's dimensions (in any
+        // layout) takes its result directly.
+        let shapes = [x.shape(), self.weight.shape()];
+        let flat = self
+            .einsum
+            .output_shape(&shapes)
+            .map_err(|e| self.remap(&e))?;
+        let plan = post.plan(&flat).map_err(|e| self.remap(&e))?;
+        if out.shape() != plan.output_shape() {
+            let kind = ErrorKind::OutputShape {
+                expected: plan.output_shape().to_vec(),
+                found: out.shape().to_vec(),
+            };
+            return Err(Error::new(&self.pattern, kind, self.output_span));
+        }
+        if let Ok(mut flat) = crate::exec::source::split_mut(out.view_mut().into_dyn(), &flat) {
             into(&mut flat)?;
             return self.add_bias(flat);
         }

@@ -60,46 +60,46 @@ pub(super) fn run<A: LinalgScalar>(
 
 /// Runs `schedule` on `operands` into `out` (of the output's shape). A
 /// float einsum whose last step is a matrix product already in output
-/// order writes that product straight into `out` when `out` is in standard
-/// layout or already has the product's dimensions (`i k, k j -> i j` into
-/// any layout); everything else is computed by [`run`] and copied in.
+/// order writes that product straight into `out` when the product's
+/// dimensions split `out`'s (in any layout: `(g co) n` into `g co n`) or
+/// `out` is in standard layout; everything else is computed by [`run`]
+/// and copied in.
 pub(super) fn run_into<A: LinalgScalar>(
     spec: &Spec,
     schedule: &Schedule,
     operands: &[ArrayViewD<'_, A>],
-    mut out: ArrayViewMutD<'_, A>,
+    out: ArrayViewMutD<'_, A>,
 ) -> Result<(), Error> {
-    // The product's merged dimensions must be `out`'s own, or a reshape
-    // of a standard-layout `out`.
     let direct = !schedule.empty
         && checked::integer::<A>().is_none()
-        && schedule.steps.last().is_some_and(|last| match &last.kind {
-            Kind::Gemm(gemm) => {
-                last.out[..] == schedule.out_axes[..]
-                    && (out.is_standard_layout() || out.shape() == &gemm.out_dims[..])
-            }
-            _ => false,
+        && schedule.steps.last().is_some_and(|last| {
+            matches!(last.kind, Kind::Gemm(_)) && last.out[..] == schedule.out_axes[..]
         });
-    let (Some((last, before)), true) = (schedule.steps.split_last(), direct) else {
+    let copy_in = |mut out: ArrayViewMutD<'_, A>| {
         let y = run(spec, schedule, operands)?;
         out.assign(&y);
-        return Ok(());
+        Ok(())
+    };
+    let (Some((last, before)), true) = (schedule.steps.split_last(), direct) else {
+        return copy_in(out);
     };
     let Kind::Gemm(gemm) = &last.kind else {
         unreachable!("checked above")
+    };
+    // The step's axes are the output's in order: the product's merged
+    // dimensions split `out`'s (in any layout), or are a reshape of a
+    // standard-layout `out`.
+    let dst = match exec::source::split_mut(out, &gemm.out_dims) {
+        Ok(dst) => dst,
+        Err(out) if out.is_standard_layout() => out
+            .into_shape_with_order(IxDyn(&gemm.out_dims))
+            .expect("a standard-layout array reshapes freely"),
+        Err(out) => return copy_in(out),
     };
     let mut tensors = prepare_all(spec, schedule, operands)?;
     contract_steps(spec, schedule, before, &mut tensors)?;
     let (Some(x), Some(y)) = (tensors[last.x].take(), tensors[last.y].take()) else {
         unreachable!("a schedule uses every tensor once")
-    };
-    // The step's axes are the output's in order: the product's merged
-    // dimensions are `out`'s, or a reshape of it in standard layout.
-    let dst = if out.shape() == &gemm.out_dims[..] {
-        out
-    } else {
-        out.into_shape_with_order(IxDyn(&gemm.out_dims))
-            .expect("a standard-layout array reshapes freely")
     };
     matrix_products(gemm, x.data.view(), y.data.view(), dst)
 }

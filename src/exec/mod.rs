@@ -127,6 +127,7 @@ pub(crate) fn rearrange<'a, A: Clone, D: Dimension>(
 
 /// Rearrange or repeat `x` by `plan` into a fresh standard-layout array,
 /// by the copy kernels even where a view would do.
+#[cfg(feature = "candle")]
 pub(crate) fn rearrange_owned<A: Clone, D: Dimension>(
     plan: &Plan,
     x: ArrayView<'_, A, D>,

@@ -4,7 +4,7 @@
 
 use std::marker::PhantomData;
 
-use ndarray::{ArrayView, Axis, Dimension, IxDyn, ShapeBuilder};
+use ndarray::{ArrayView, ArrayViewMut, Axis, Dimension, IxDyn, ShapeBuilder};
 
 use crate::layout::{self, Layout, Prepared, Step};
 
@@ -37,6 +37,46 @@ unsafe fn assemble<'a, A>(base: *const A, layout: &Layout) -> ArrayView<'a, A, I
         v.invert_axis(Axis(axis));
     }
     v
+}
+
+/// `out` with each of its dimensions split into consecutive entries of
+/// `dims` (a dimension of length 6 into `[2, 3]`, say): the same elements,
+/// row-major within each dimension, in any layout. `out` comes back
+/// unchanged if `dims` do not split its dimensions or it is empty.
+pub(crate) fn split_mut<'a, A>(
+    mut out: ArrayViewMut<'a, A, IxDyn>,
+    dims: &[usize],
+) -> Result<ArrayViewMut<'a, A, IxDyn>, ArrayViewMut<'a, A, IxDyn>> {
+    if out.is_empty() {
+        return Err(out);
+    }
+    let split = Layout::new(out.shape(), out.strides()).split_into(dims);
+    let Some((unsigned, flipped)) = split.as_ref().and_then(Layout::unsigned) else {
+        return Err(out);
+    };
+    let strides: layout::Lens = unsigned.strides.iter().map(|&s| s as usize).collect();
+    let base = out.as_mut_ptr();
+    // SAFETY: `split_into` checked that each dimension of `out` is exactly
+    // the product of its axes' lengths, and gave each axis the stride that
+    // makes index `i` of the split reach the element at the corresponding
+    // row-major index of `out`'s dimension (invariant 2): every index of
+    // the split is an index of `out`, distinct indices distinct elements.
+    // `unsigned.offset` is the offset of the element whose index has
+    // `len - 1` on every flipped axis and 0 elsewhere: an element of
+    // `out`.
+    let low = unsafe { base.offset(unsigned.offset) };
+    // SAFETY: from `low` with the absolute strides every index reaches the
+    // element that the same index, flipped axes reversed, reaches in the
+    // split, an element of `out`, which this view replaces: `out` is
+    // consumed, and its exclusive borrow for `'a` passes to the view. No
+    // length is 0 (`out` is not empty).
+    let mut v = unsafe {
+        ArrayViewMut::from_shape_ptr(IxDyn(&unsigned.shape).strides(IxDyn(&strides)), low)
+    };
+    for axis in flipped {
+        v.invert_axis(Axis(axis));
+    }
+    Ok(v)
 }
 
 /// An empty view of `shape`, borrowing nothing; `None` if ndarray cannot

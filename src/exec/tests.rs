@@ -575,3 +575,37 @@ fn gemm_product_declines_what_it_does_not_handle() {
     ));
     assert!(c.iter().all(|&v| v == 0.0));
 }
+
+/// `split_mut` on views in random layouts (reversed, stepped, permuted)
+/// writes, through every index of the split, exactly the element at the
+/// corresponding row-major index of the original view, and nothing else
+/// of the base array; dimensions it cannot split come back unchanged.
+#[test]
+fn split_views_write_the_elements_they_split() {
+    use super::source::split_mut;
+    let mut rng = Lcg(29);
+    for _ in 0..ROUNDS {
+        // Two dimensions, each split into two axes.
+        let axes: Vec<usize> = (0..4).map(|_| 1 + rng.below(3)).collect();
+        let shape = [axes[0] * axes[1], axes[2] * axes[3]];
+        let layout = Layout::random(&mut rng, 2);
+        let mut base = stored(&shape, &layout, |_| -1i64);
+        let mut expected = base.clone();
+        {
+            let view = layout.view_mut(&mut base);
+            let mut want = layout.view_mut(&mut expected);
+            for (i, v) in want.iter_mut().enumerate() {
+                *v = i as i64;
+            }
+            let mut split =
+                split_mut(view, &axes).unwrap_or_else(|_| panic!("{axes:?} split {shape:?}"));
+            assert_eq!(split.shape(), &axes[..]);
+            for (i, v) in split.iter_mut().enumerate() {
+                *v = i as i64;
+            }
+        }
+        assert_eq!(base, expected, "{axes:?} {shape:?}");
+        let view = layout.view_mut(&mut base);
+        assert!(split_mut(view, &[shape[0] + 1, shape[1]]).is_err());
+    }
+}

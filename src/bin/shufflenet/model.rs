@@ -475,6 +475,53 @@ impl Conv1x1 {
             return Ok(());
         }
         let cols = par::ranges(n, parts.min(n / MIN_PARALLEL_COLUMNS).max(1), 16);
+        if beta == 0.0 || beta == 1.0 {
+            // Each part's columns through the EinMix, written straight into
+            // that column range of `c` (or of `spare`, for the shortcut).
+            let (cin, b, h, w) = x.dim();
+            let x = x
+                .into_shape_with_order((cin, b * h * w))
+                .map_err(|e| shape_err("conv1x1", e))?;
+            let spares: Vec<Option<ArrayViewMut2<'_, f32>>> = if beta == 0.0 {
+                cols.iter().map(|_| None).collect()
+            } else {
+                let spare = view_mut2(ensure(spare, c.len()), c.dim())?;
+                par::split_columns(spare, &cols)
+                    .into_iter()
+                    .map(Some)
+                    .collect()
+            };
+            let jobs: Vec<_> = par::split_columns(c, &cols)
+                .into_iter()
+                .zip(spares)
+                .zip(cols)
+                .collect();
+            let results = par::map(jobs, |((mut c, spare), cols)| {
+                let x = x.slice(s![.., cols]);
+                match spare {
+                    None => {
+                        self.mix.apply_into(&x, &mut c)?;
+                        if bias_relu {
+                            layers::bias_relu_rows(&mut c, bias);
+                        }
+                    }
+                    Some(mut product) => {
+                        self.mix.apply_into(&x, &mut product)?;
+                        if bias_relu {
+                            layers::add_bias_relu_rows(&mut c, &product.view(), bias);
+                        } else {
+                            c += &product;
+                        }
+                    }
+                }
+                Ok::<(), einplan::Error>(())
+            });
+            for r in results {
+                r?;
+            }
+            trace.record(self.mix_id, Outcome::Computed);
+            return Ok(());
+        }
         let jobs: Vec<_> = par::split_columns(c, &cols).into_iter().zip(cols).collect();
         par::map(jobs, |(mut c, cols)| {
             for k in 0..g {
