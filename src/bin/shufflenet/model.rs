@@ -360,6 +360,11 @@ const GROUP_SPLIT: &str = "(g ci) b h w -> g ci (b h w)";
 /// not worth a thread of their own; such products split their rows.
 const MIN_PARALLEL_COLUMNS: usize = 32;
 
+/// Columns from which einplan's `f32` product kernel takes a product
+/// (narrower ones go to matrixmultiply, which the thread split calls
+/// directly, without the einsum around it).
+const KERNEL_COLUMNS: usize = 128;
+
 impl Conv1x1 {
     fn new(
         loader: &mut Loader<'_>,
@@ -475,9 +480,10 @@ impl Conv1x1 {
             return Ok(());
         }
         let cols = par::ranges(n, parts.min(n / MIN_PARALLEL_COLUMNS).max(1), 16);
-        if beta == 0.0 || beta == 1.0 {
+        if (beta == 0.0 || beta == 1.0) && cols.iter().all(|r| r.len() >= KERNEL_COLUMNS) {
             // Each part's columns through the EinMix, written straight into
-            // that column range of `c` (or of `spare`, for the shortcut).
+            // that column range of `c` (or of `spare`, for the shortcut):
+            // wide enough for einplan's product kernel.
             let (cin, b, h, w) = x.dim();
             let x = x
                 .into_shape_with_order((cin, b * h * w))
