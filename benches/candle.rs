@@ -34,6 +34,31 @@ fn input(shape: &[usize]) -> Tensor {
     Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
 }
 
+/// ShuffleNet's channel shuffle, compiled.
+fn shuffle_op() -> Rearrange {
+    Rearrange::new("b (c1 c2) h w -> b (c2 c1) h w")
+        .unwrap()
+        .with("c1", 3)
+        .unwrap()
+}
+
+/// The channel shuffle of a `[32, 240, 28, 28]` tensor, candle's way.
+fn candle_shuffle(t: &Tensor) -> Tensor {
+    t.reshape((32, 3, 80, 28 * 28))
+        .unwrap()
+        .permute((0, 2, 1, 3))
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .reshape((32, 240, 28, 28))
+        .unwrap()
+}
+
+/// Channels-last to channels-first, candle's way.
+fn candle_nchw(t: &Tensor) -> Tensor {
+    t.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap()
+}
+
 fn workload(
     c: &mut Criterion,
     name: &str,
@@ -72,27 +97,13 @@ fn workload(
 fn candle(c: &mut Criterion) {
     // W1: ShuffleNet's channel shuffle.
     let x = input(&[32, 240, 28, 28]);
-    let op = Rearrange::new("b (c1 c2) h w -> b (c2 c1) h w")
-        .unwrap()
-        .with("c1", 3)
-        .unwrap();
-    workload(c, "W1", &x, &op, |t| {
-        t.reshape((32, 3, 80, 28 * 28))
-            .unwrap()
-            .permute((0, 2, 1, 3))
-            .unwrap()
-            .contiguous()
-            .unwrap()
-            .reshape((32, 240, 28, 28))
-            .unwrap()
-    });
+    let op = shuffle_op();
+    workload(c, "W1", &x, &op, candle_shuffle);
 
     // W3: channels-last to channels-first.
     let x = input(&[64, 32, 32, 64]);
     let op = Rearrange::new("b h w c -> b c h w").unwrap();
-    workload(c, "W3", &x, &op, |t| {
-        t.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap()
-    });
+    workload(c, "W3", &x, &op, candle_nchw);
 }
 
 /// Reads every cache line of a buffer larger than the last-level cache.
@@ -127,26 +138,12 @@ fn alternating() {
     println!("| workload | einplan | candle | candle / einplan | memcpy |");
     println!("|---|---|---|---|---|");
     let w1 = input(&[32, 240, 28, 28]);
-    let shuffle = Rearrange::new("b (c1 c2) h w -> b (c2 c1) h w")
-        .unwrap()
-        .with("c1", 3)
-        .unwrap();
+    let shuffle = shuffle_op();
     let w3 = input(&[64, 32, 32, 64]);
     let nchw = Rearrange::new("b h w c -> b c h w").unwrap();
     let cases: [Case<'_>; 2] = [
-        ("W1", &w1, &shuffle, |t| {
-            t.reshape((32, 3, 80, 28 * 28))
-                .unwrap()
-                .permute((0, 2, 1, 3))
-                .unwrap()
-                .contiguous()
-                .unwrap()
-                .reshape((32, 240, 28, 28))
-                .unwrap()
-        }),
-        ("W3", &w3, &nchw, |t| {
-            t.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap()
-        }),
+        ("W1", &w1, &shuffle, candle_shuffle),
+        ("W3", &w3, &nchw, candle_nchw),
     ];
     for (name, x, op, candle_way) in cases {
         let src = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();

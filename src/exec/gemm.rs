@@ -202,39 +202,25 @@ fn columns(
         let rows = MR.min(m - p * MR);
         let mut j = 0;
         while j < full {
-            if rows == MR {
-                // SAFETY: `panel` holds `MR · k` elements. Rows `r < k` and
-                // columns `j..j + NR` (`j + NR <= full <= n`) are elements
-                // of `b` and, for rows `p · MR + i` with `i < MR` (all
-                // `< m`: the panel is full), of `c`: each offset below is
-                // that of an in-bounds index of a live view (invariant 1 of
-                // `exec`), distinct indices of `c` are distinct elements,
-                // and `c`, borrowed exclusively, overlaps neither input.
-                unsafe {
-                    run(
-                        tile,
-                        panel.as_ptr(),
-                        b.as_ptr().add(j),
-                        ldb,
-                        k,
-                        c.as_mut_ptr().offset(ldc * (p * MR) as isize).add(j),
-                        ldc,
-                    )
-                };
+            // A full panel writes its tile into `c`, a partial one into
+            // `spare` (a local `MR × NR` array, row stride `NR`), whose
+            // rows that exist are then copied out.
+            let (dst, ldd) = if rows == MR {
+                // Rows `p · MR + i` with `i < MR` (all `< m`: the panel is
+                // full) and columns `j..j + NR` (`j + NR <= full <= n`) are
+                // elements of `c` (invariant 1 of `exec`).
+                let first = c.as_mut_ptr().wrapping_offset(ldc * (p * MR) as isize);
+                (first.wrapping_add(j), ldc)
             } else {
-                // SAFETY: as above for `panel` and `b`; the result goes to
-                // `spare`, a local `MR × NR` array (row stride `NR`).
-                unsafe {
-                    run(
-                        tile,
-                        panel.as_ptr(),
-                        b.as_ptr().add(j),
-                        ldb,
-                        k,
-                        spare.as_mut_ptr(),
-                        NR as isize,
-                    )
-                };
+                (spare.as_mut_ptr(), NR as isize)
+            };
+            // SAFETY: `panel` holds `MR · k` elements; rows `r < k` and
+            // columns `j..j + NR` of `b` are elements of a live view; the
+            // destination's `MR × NR` tile is elements of `c` (above) or
+            // `spare`: distinct indices distinct elements, overlapping
+            // neither input (`c` is borrowed exclusively).
+            unsafe { run(tile, panel.as_ptr(), b.as_ptr().add(j), ldb, k, dst, ldd) };
+            if rows < MR {
                 let mut out = c.slice_mut(s![p * MR..p * MR + rows, j..j + NR]);
                 for (i, mut row) in out.rows_mut().into_iter().enumerate() {
                     row.assign(&ndarray::aview1(&spare[i * NR..(i + 1) * NR]));
