@@ -2,6 +2,7 @@
 //! compiled ops and the free functions.
 
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -28,7 +29,7 @@ pub(crate) struct Compiled {
 
 /// Values made per input shape (a compiled op's plans, an einsum's
 /// schedules), at most [`PLAN_CACHE`] of them: the one used last, checked
-/// first (a loop over same-shape inputs never hashes), and all of them by
+/// first (a loop over same-shape inputs never hashes), and the others by
 /// shape. When full, the cache starts over; a workload with this many live
 /// shapes re-plans.
 #[derive(Debug)]
@@ -36,10 +37,15 @@ pub(crate) struct ShapeCache<V> {
     inner: Mutex<Shapes<V>>,
 }
 
+/// A shape as a cache key: inline up to eight dimensions, so that caching
+/// a value allocates nothing but the value's `Arc`.
+type Key = SmallVec<[usize; 8]>;
+
 #[derive(Debug)]
 struct Shapes<V> {
-    last: Option<(Vec<usize>, Arc<V>)>,
-    by_shape: HashMap<Vec<usize>, Arc<V>>,
+    /// The shape used last and its value; never also in `others`.
+    last: Option<(Key, Arc<V>)>,
+    others: HashMap<Key, Arc<V>>,
 }
 
 impl<V> Default for ShapeCache<V> {
@@ -47,8 +53,21 @@ impl<V> Default for ShapeCache<V> {
         ShapeCache {
             inner: Mutex::new(Shapes {
                 last: None,
-                by_shape: HashMap::default(),
+                others: HashMap::default(),
             }),
+        }
+    }
+}
+
+impl<V> Shapes<V> {
+    /// Makes `(key, value)` the entry used last, keeping the one before
+    /// it among the others (or starting over when they are full).
+    fn touch(&mut self, key: Key, value: Arc<V>) {
+        if let Some((k, v)) = self.last.replace((key, value)) {
+            if self.others.len() + 1 >= PLAN_CACHE {
+                self.others.clear();
+            }
+            self.others.insert(k, v);
         }
     }
 }
@@ -65,8 +84,8 @@ impl<V> ShapeCache<V> {
             if let Some((_, v)) = shapes.last.as_ref().filter(|(k, _)| same(k, key)) {
                 return Ok(Arc::clone(v));
             }
-            if let Some(v) = shapes.by_shape.get(key).cloned() {
-                shapes.last = Some((key.to_vec(), Arc::clone(&v)));
+            if let Some((k, v)) = shapes.others.remove_entry(key) {
+                shapes.touch(k, Arc::clone(&v));
                 return Ok(v);
             }
         }
@@ -74,11 +93,14 @@ impl<V> ShapeCache<V> {
         // on one shape both get a correct value and one of them is kept.
         let fresh = Arc::new(make()?);
         let mut shapes = lock(&self.inner);
-        if shapes.by_shape.len() >= PLAN_CACHE {
-            shapes.by_shape.clear();
+        if let Some((k, _)) = &shapes.last
+            && same(k, key)
+        {
+            // Another thread made it meanwhile; keep theirs.
+            return Ok(fresh);
         }
-        shapes.by_shape.insert(key.to_vec(), Arc::clone(&fresh));
-        shapes.last = Some((key.to_vec(), Arc::clone(&fresh)));
+        shapes.others.remove(key);
+        shapes.touch(Key::from_slice(key), Arc::clone(&fresh));
         Ok(fresh)
     }
 }
@@ -131,9 +153,8 @@ impl Compiled {
     /// The output's number of dimensions, when the pattern fixes it (no
     /// `...` standing for dimensions of its own on the output side).
     pub(crate) fn output_rank(&self) -> Option<usize> {
-        let parens = &self.ir.output_parenthesised;
-        let bare = |(g, &p): (&crate::ir::Group, &bool)| g.is_bare_ellipsis(p);
-        (!self.ir.output.iter().zip(parens).any(bare)).then_some(self.ir.output.len())
+        let output = self.ir.output();
+        (!output.iter().any(|g| g.is_bare_ellipsis())).then_some(output.len())
     }
 
     /// The plan for `shape`, from the cache or freshly made.
