@@ -106,12 +106,17 @@ pub(crate) fn checked_size(shape: &[usize]) -> Option<usize> {
 /// [`standard_strides`].
 fn split_stride(stride: isize, lens: &[usize]) -> Strides {
     let mut out: Strides = smallvec![0; lens.len()];
+    split_stride_into(stride, lens, &mut out);
+    out
+}
+
+/// [`split_stride`] into `out`, a slice as long as `lens`.
+fn split_stride_into(stride: isize, lens: &[usize], out: &mut [isize]) {
     let mut s = stride;
     for (slot, &len) in out.iter_mut().zip(lens).rev() {
         *slot = s;
         s = s.wrapping_mul(len as isize);
     }
-    out
 }
 
 /// The index multiplier of each axis when a dimension is split into axes
@@ -281,12 +286,11 @@ impl Prepared {
         if input.is_empty() || kept.iter().any(|&id| axis_lens[id] == 0) {
             return None;
         }
-        // Split, from the last dimension so earlier positions stay put.
-        let mut split = input;
-        for (dim, ids) in input_dims.iter().enumerate().rev() {
-            let lens: SmallVec<[usize; 4]> = ids.iter().map(|&id| axis_lens[id]).collect();
-            split = split.split(dim, &lens)?;
-        }
+        let split = input.split_each(input_dims.iter().map(|ids| {
+            ids.iter()
+                .map(|&id| axis_lens[id])
+                .collect::<SmallVec<[usize; 4]>>()
+        }))?;
         let order: SmallVec<[usize; 8]> = input_dims.iter().flatten().copied().collect();
         let position = |id: usize| order.iter().position(|&a| a == id);
         let from: SmallVec<[usize; 8]> = kept.iter().filter_map(|&id| position(id)).collect();
@@ -384,6 +388,39 @@ impl Layout {
             out.strides.insert(axis + k, s);
         }
         Some(out)
+    }
+
+    /// Every axis split at once, the `k`th into axes of the `k`th of
+    /// `lens`: the same as [`split`](Layout::split) on each in turn, with
+    /// no layout in between. `None` unless there is one list per axis and
+    /// each multiplies to its axis' length.
+    pub(crate) fn split_each<L: AsRef<[usize]>>(
+        &self,
+        lens: impl IntoIterator<Item = L>,
+    ) -> Option<Layout> {
+        let mut shape = Lens::new();
+        let mut strides = Strides::new();
+        let mut axes = 0;
+        for (axis, lens) in lens.into_iter().enumerate() {
+            let lens = lens.as_ref();
+            let product = lens.iter().try_fold(1usize, |a, &n| a.checked_mul(n))?;
+            if product != *self.shape.get(axis)? {
+                return None;
+            }
+            let start = strides.len();
+            shape.extend_from_slice(lens);
+            strides.resize(start + lens.len(), 0);
+            split_stride_into(self.strides[axis], lens, &mut strides[start..]);
+            axes += 1;
+        }
+        if axes != self.shape.len() {
+            return None;
+        }
+        Some(Layout {
+            shape,
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// Every dimension split into consecutive axes of `lens` (axes of
