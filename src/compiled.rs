@@ -10,7 +10,7 @@ use crate::args::Lengths;
 use crate::error::Error;
 use crate::ir::{Ir, Op};
 use crate::layout::same;
-use crate::parse::parse_pattern;
+use crate::parse::parse_pattern_borrowed;
 use crate::plan::{Plan, plan};
 use crate::resolve::{resolve, set_length};
 
@@ -120,7 +120,7 @@ impl Compiled {
     }
 
     pub(crate) fn new(pattern: &str, op: Op) -> Result<Compiled, Error> {
-        let ast = parse_pattern(pattern)?;
+        let ast = parse_pattern_borrowed(pattern)?;
         Ok(Compiled::from_ir(resolve(pattern, &ast, op)?))
     }
 

@@ -124,7 +124,13 @@ fn split_stride_into(stride: isize, lens: &[usize], out: &mut [isize]) {
 /// splitting a stride-1 axis ([`Layout::split`]); only meaningful when no
 /// length is 0.
 pub(crate) fn split_multipliers(lens: &[usize]) -> SmallVec<[usize; 4]> {
-    split_stride(1, lens).iter().map(|&m| m as usize).collect()
+    let mut out: SmallVec<[usize; 4]> = smallvec![0; lens.len()];
+    let mut m: usize = 1;
+    for (slot, &len) in out.iter_mut().zip(lens).rev() {
+        *slot = m;
+        m = m.wrapping_mul(len);
+    }
+    out
 }
 
 /// The layout of a view of a non-empty `input` whose axes read it by

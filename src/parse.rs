@@ -7,7 +7,6 @@
 //! `cut`), so the error points at the real problem instead of at the start
 //! of an alternative that happened not to match.
 
-use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::char;
 use nom::combinator::{cut, map};
@@ -24,8 +23,35 @@ use crate::span::Span;
 /// docs).
 pub(crate) const MAX_PATTERN_LEN: usize = 4096;
 
+/// How the grammar keeps a name: copied into a `String`, or as the `&str`
+/// it is in the pattern.
+pub(crate) trait Name<'a>: Sized {
+    fn new(name: &'a str) -> Self;
+}
+
+impl<'a> Name<'a> for String {
+    fn new(name: &'a str) -> String {
+        name.to_owned()
+    }
+}
+
+impl<'a> Name<'a> for &'a str {
+    fn new(name: &'a str) -> &'a str {
+        name
+    }
+}
+
 /// Parses a pattern with `->`: `a b, b c -> a c`.
 pub(crate) fn parse_pattern(text: &str) -> Result<Pattern, Error> {
+    parse_pattern_as(text)
+}
+
+/// [`parse_pattern`], with names borrowed from `text`.
+pub(crate) fn parse_pattern_borrowed(text: &str) -> Result<Pattern<&str>, Error> {
+    parse_pattern_as(text)
+}
+
+fn parse_pattern_as<'a, N: Name<'a>>(text: &'a str) -> Result<Pattern<N>, Error> {
     check_length(text)?;
     let total = text.len();
     let (rest, inputs) = inputs(total, text).map_err(|e| convert(text, e))?;
@@ -73,11 +99,13 @@ fn check_length(text: &str) -> Result<(), Error> {
 
 /// A parse failure: where it starts, how long it is, and (once committed)
 /// what it is. `kind: None` is nom's "this alternative did not match".
+/// The kind is boxed so that every result the grammar passes around stays
+/// small; only a failed parse allocates it.
 #[derive(Debug)]
 struct PError<'a> {
     at: &'a str,
     len: usize,
-    kind: Option<ErrorKind>,
+    kind: Option<Box<ErrorKind>>,
 }
 
 impl<'a> ParseError<&'a str> for PError<'a> {
@@ -100,7 +128,7 @@ fn failure<'a, T>(at: &'a str, len: usize, kind: ErrorKind) -> PResult<'a, T> {
     Err(nom::Err::Failure(PError {
         at,
         len,
-        kind: Some(kind),
+        kind: Some(Box::new(kind)),
     }))
 }
 
@@ -109,7 +137,7 @@ fn convert(text: &str, err: nom::Err<PError<'_>>) -> Error {
         nom::Err::Error(e) | nom::Err::Failure(e) => match e.kind {
             Some(kind) => {
                 let start = text.len() - e.at.len();
-                Error::new(text, kind, Span::new(start, start + e.len))
+                Error::new(text, *kind, Span::new(start, start + e.len))
             }
             None => unexpected(text, e.at, Expecting::End),
         },
@@ -170,7 +198,7 @@ fn is_word_char(c: char) -> bool {
 }
 
 // inputs := expr ("," expr)*
-fn inputs(total: usize, i: &str) -> PResult<'_, Vec<Expr>> {
+fn inputs<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Vec<Expr<N>>> {
     let (mut i, first) = expr(total, i)?;
     let mut all = vec![first];
     while let Ok((rest, _)) = char::<_, PError>(',').parse(i) {
@@ -182,7 +210,7 @@ fn inputs(total: usize, i: &str) -> PResult<'_, Vec<Expr>> {
 }
 
 // expr := (space* term)* space*
-fn expr(total: usize, i: &str) -> PResult<'_, Expr> {
+fn expr<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Expr<N>> {
     let (i, _) = take_while(is_space).parse(i)?;
     let start = total - i.len();
     let (i, terms) = many0(|i| term(total, i)).parse(i)?;
@@ -198,16 +226,20 @@ fn expr(total: usize, i: &str) -> PResult<'_, Expr> {
 }
 
 // term := space* (group | atom)
-fn term(total: usize, i: &str) -> PResult<'_, Term> {
-    preceded(
-        take_while(is_space),
-        alt((|i| group(total, i), map(|i| atom(total, i), Term::Atom))),
-    )
-    .parse(i)
+//
+// The first character decides the alternative (only a group starts with
+// `(`), so no alternative is tried in vain.
+fn term<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
+    let (i, _) = take_while(is_space).parse(i)?;
+    if i.starts_with('(') {
+        group(total, i)
+    } else {
+        map(|i| atom(total, i), Term::Atom).parse(i)
+    }
 }
 
 // group := "(" (space* atom)* space* ")"
-fn group(total: usize, i: &str) -> PResult<'_, Term> {
+fn group<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
     let open = i;
     let (i, _) = char('(').parse(i)?;
     let (i, atoms) = cut(many0(preceded(take_while(is_space), |i| atom(total, i)))).parse(i)?;
@@ -238,9 +270,16 @@ fn group(total: usize, i: &str) -> PResult<'_, Term> {
 }
 
 // atom := ellipsis | "*" | word
-fn atom(total: usize, i: &str) -> PResult<'_, Atom> {
+//
+// As in `term`, the first character picks the alternative: `.` an
+// ellipsis, `*` a star, anything else a word.
+fn atom<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Atom<N>> {
     let start = total - i.len();
-    let (rest, kind) = alt((ellipsis, map(char('*'), |_| AtomKind::Star), word)).parse(i)?;
+    let (rest, kind) = match i.as_bytes().first() {
+        Some(b'.') => ellipsis(i)?,
+        Some(b'*') => map(char('*'), |_| AtomKind::Star).parse(i)?,
+        _ => word(i)?,
+    };
     let end = total - rest.len();
     Ok((
         rest,
@@ -252,7 +291,7 @@ fn atom(total: usize, i: &str) -> PResult<'_, Atom> {
 }
 
 // ellipsis := "..."   (and no further dot)
-fn ellipsis(i: &str) -> PResult<'_, AtomKind> {
+fn ellipsis<'a, N>(i: &'a str) -> PResult<'a, AtomKind<N>> {
     let (rest, dots) = take_while1(|c| c == '.').parse(i)?;
     if dots.len() != 3 {
         return failure(i, dots.len(), ErrorKind::StrayDot);
@@ -273,7 +312,7 @@ fn glued_ellipsis(token: &str) -> ErrorKind {
 }
 
 // word := (letter | digit | "_")+   classified as a name, a number or `_`
-fn word(i: &str) -> PResult<'_, AtomKind> {
+fn word<'a, N: Name<'a>>(i: &'a str) -> PResult<'a, AtomKind<N>> {
     let (rest, w) = take_while1(is_word_char).parse(i)?;
     if rest.starts_with('.') {
         return dots_after_word(i, w, rest);
@@ -310,13 +349,13 @@ fn word(i: &str) -> PResult<'_, AtomKind> {
     if w.starts_with('_') || w.ends_with('_') {
         return invalid("a name cannot start or end with `_`");
     }
-    Ok((rest, AtomKind::Name(w.to_owned())))
+    Ok((rest, AtomKind::Name(N::new(w))))
 }
 
 /// The error for dots right after a word `w` (at `i`; `rest` starts
 /// with the dots): `b...` wants a space, `1.5` is not a whole number, and
 /// any other dots are stray.
-fn dots_after_word<'a>(i: &'a str, w: &str, rest: &'a str) -> PResult<'a, AtomKind> {
+fn dots_after_word<'a, N>(i: &'a str, w: &str, rest: &'a str) -> PResult<'a, AtomKind<N>> {
     let dots = rest.len() - rest.trim_start_matches('.').len();
     if dots == 3 {
         let len = w.len() + dots;

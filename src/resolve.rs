@@ -4,6 +4,7 @@
 //! axes, axes on the wrong side, anonymous axes where they mean nothing,
 //! ellipsis placement. Every error points into the pattern text.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -14,7 +15,11 @@ use crate::ir::{Axis, AxisId, AxisName, Group, Ir, Item, Op};
 use crate::span::Span;
 
 /// Resolves a parsed pattern for `op`.
-pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
+pub(crate) fn resolve<N: Deref<Target = str>>(
+    text: &str,
+    ast: &Pattern<N>,
+    op: Op,
+) -> Result<Ir, Error> {
     let err = |kind, span| Error::new(text, kind, span);
     if let Some(second) = ast.inputs.get(1) {
         let what = "`,`";
@@ -95,7 +100,7 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
                     }
                     if op != Op::Repeat {
                         let kind = ErrorKind::OneSidedAxis {
-                            name: name.clone(),
+                            name: (**name).to_owned(),
                             side: Side::Output,
                             op: op.name(),
                         };
@@ -151,9 +156,9 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
         return Err(err(kind, span));
     }
 
-    let ellipsis_span = |e: &Expr| {
+    let ellipsis_span = |e: &Expr<N>| {
         e.atoms()
-            .find(|a| a.kind == AtomKind::Ellipsis)
+            .find(|a| matches!(a.kind, AtomKind::Ellipsis))
             .map(|a| a.span)
     };
     let input_ellipsis = ellipsis_span(lhs);
@@ -189,7 +194,12 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
 
 /// Rules local to one side: constructs the operation does not accept,
 /// duplicate names, ellipsis count and placement.
-fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> {
+fn check_side<N: Deref<Target = str>>(
+    text: &str,
+    expr: &Expr<N>,
+    side: Side,
+    op: Op,
+) -> Result<(), Error> {
     let err = |kind, span| Error::new(text, kind, span);
     // The names seen so far: a pattern has a handful, so a scan beats
     // hashing.
@@ -214,9 +224,10 @@ fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> 
                     return Err(err(kind, atom.span));
                 }
                 AtomKind::Name(name) => {
-                    if let Some(&(_, first)) = seen.iter().find(|(n, _)| n == name) {
+                    let name: &str = name;
+                    if let Some(&(_, first)) = seen.iter().find(|&&(n, _)| n == name) {
                         let kind = ErrorKind::DuplicateAxis {
-                            name: name.clone(),
+                            name: name.to_owned(),
                             side,
                         };
                         return Err(err(kind, atom.span).with_aux(first));
