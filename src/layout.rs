@@ -187,21 +187,25 @@ pub(crate) struct Loop {
 /// inner.s · inner.len` for input and output alike. The merged nest visits
 /// the same pairs of offsets in the same order.
 pub(crate) fn coalesce(loops: &mut SmallVec<[Loop; 8]>) {
-    let mut merged: SmallVec<[Loop; 8]> = SmallVec::with_capacity(loops.len());
-    for &outer in loops.iter().rev() {
-        if let Some(inner) = merged.last_mut() {
-            let n = inner.len as isize;
-            if inner.src.checked_mul(n) == Some(outer.src)
-                && inner.dst.checked_mul(n) == Some(outer.dst)
-            {
-                inner.len *= outer.len;
-                continue;
-            }
+    // In place, from the innermost loop out: `loops[inner]` is the loop
+    // being merged into, and the merged loops fill `loops[inner..]`.
+    let Some(mut inner) = loops.len().checked_sub(1) else {
+        return;
+    };
+    for k in (0..inner).rev() {
+        let outer = loops[k];
+        let merged = &mut loops[inner];
+        let n = merged.len as isize;
+        if merged.src.checked_mul(n) == Some(outer.src)
+            && merged.dst.checked_mul(n) == Some(outer.dst)
+        {
+            merged.len *= outer.len;
+        } else {
+            inner -= 1;
+            loops[inner] = outer;
         }
-        merged.push(outer);
     }
-    merged.reverse();
-    *loops = merged;
+    loops.drain(..inner);
 }
 
 /// A copy's loops, outermost first, in the order that writes the output

@@ -7,12 +7,11 @@
 //! `cut`), so the error points at the real problem instead of at the start
 //! of an alternative that happened not to match.
 
-use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::char;
 use nom::combinator::{cut, map};
 use nom::error::{ErrorKind as NomErrorKind, ParseError};
 use nom::multi::many0;
-use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
 use crate::ast::{Atom, AtomKind, Expr, Pattern, Term};
@@ -193,6 +192,12 @@ fn is_space(c: char) -> bool {
     c.is_whitespace()
 }
 
+// space*   (cannot fail: a plain function rather than a nom parser, since
+// it runs before every term)
+fn spaces(i: &str) -> &str {
+    i.trim_start_matches(is_space)
+}
+
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
@@ -211,11 +216,11 @@ fn inputs<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Vec<Expr<N>>
 
 // expr := (space* term)* space*
 fn expr<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Expr<N>> {
-    let (i, _) = take_while(is_space).parse(i)?;
+    let i = spaces(i);
     let start = total - i.len();
     let (i, terms) = many0(|i| term(total, i)).parse(i)?;
     let end = terms.last().map_or(start, |t| t.span().end);
-    let (i, _) = take_while(is_space).parse(i)?;
+    let i = spaces(i);
     Ok((
         i,
         Expr {
@@ -230,7 +235,7 @@ fn expr<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Expr<N>> {
 // The first character decides the alternative (only a group starts with
 // `(`), so no alternative is tried in vain.
 fn term<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
-    let (i, _) = take_while(is_space).parse(i)?;
+    let i = spaces(i);
     if i.starts_with('(') {
         group(total, i)
     } else {
@@ -242,8 +247,8 @@ fn term<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
 fn group<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
     let open = i;
     let (i, _) = char('(').parse(i)?;
-    let (i, atoms) = cut(many0(preceded(take_while(is_space), |i| atom(total, i)))).parse(i)?;
-    let (i, _) = take_while(is_space).parse(i)?;
+    let (i, atoms) = cut(many0(|i| atom(total, spaces(i)))).parse(i)?;
+    let i = spaces(i);
     match i.chars().next() {
         Some(')') => {
             let start = total - open.len();

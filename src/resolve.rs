@@ -90,9 +90,9 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
         for atom in term.atoms() {
             match &atom.kind {
                 AtomKind::Name(name) => {
-                    let input = axes[..input_axes]
-                        .iter()
-                        .position(|a| a.name == AxisName::Named && text[a.span.range()] == **name);
+                    let input = axes[..input_axes].iter().position(|a| {
+                        a.name == AxisName::Named && same_name(&text[a.span.range()], name)
+                    });
                     if let Some(id) = input {
                         on_right[id] = true;
                         items.push(Item::Axis(AxisId(id)));
@@ -225,7 +225,7 @@ fn check_side<N: Deref<Target = str>>(
                 }
                 AtomKind::Name(name) => {
                     let name: &str = name;
-                    if let Some(&(_, first)) = seen.iter().find(|&&(n, _)| n == name) {
+                    if let Some(&(_, first)) = seen.iter().find(|&&(n, _)| same_name(n, name)) {
                         let kind = ErrorKind::DuplicateAxis {
                             name: name.to_owned(),
                             side,
@@ -248,6 +248,12 @@ fn check_side<N: Deref<Target = str>>(
         }
     }
     Ok(())
+}
+
+/// `a == b`, byte by byte: for names of a few bytes, faster than the
+/// `memcmp` call that string equality makes.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// Records the use of axis `name` at `span`, or reports it as a duplicate
