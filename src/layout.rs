@@ -296,20 +296,23 @@ impl Prepared {
         if input.is_empty() || kept.iter().any(|&id| axis_lens[id] == 0) {
             return None;
         }
-        let split = input.split_each(input_dims.iter().map(|ids| {
-            ids.iter()
-                .map(|&id| axis_lens[id])
-                .collect::<SmallVec<[usize; 4]>>()
-        }))?;
-        let order: SmallVec<[usize; 8]> = input_dims.iter().flatten().copied().collect();
-        let position = |id: usize| order.iter().position(|&a| a == id);
-        let from: SmallVec<[usize; 8]> = kept.iter().filter_map(|&id| position(id)).collect();
-        if from.len() != order.len() {
+        let split = input.split_each(
+            input_dims
+                .iter()
+                .map(|ids| ids.iter().map(|&id| axis_lens[id])),
+        )?;
+        // Each axis' position among the split input's axes.
+        let mut position: SmallVec<[Option<usize>; 8]> = smallvec![None; axis_lens.len()];
+        for (k, &id) in input_dims.iter().flatten().enumerate() {
+            position[id] = Some(k);
+        }
+        let from: SmallVec<[usize; 8]> = kept.iter().filter_map(|&id| position[id]).collect();
+        if from.len() != split.shape.len() {
             return None;
         }
         let mut src = split.permute(&from);
         for (k, &id) in kept.iter().enumerate() {
-            if position(id).is_none() {
+            if position[id].is_none() {
                 src = src.insert_broadcast(k, axis_lens[id]);
             }
         }
@@ -404,7 +407,7 @@ impl Layout {
     /// `lens`: the same as [`split`](Layout::split) on each in turn, with
     /// no layout in between. `None` unless there is one list per axis and
     /// each multiplies to its axis' length.
-    pub(crate) fn split_each<L: AsRef<[usize]>>(
+    pub(crate) fn split_each<L: IntoIterator<Item = usize>>(
         &self,
         lens: impl IntoIterator<Item = L>,
     ) -> Option<Layout> {
@@ -412,14 +415,14 @@ impl Layout {
         let mut strides = Strides::new();
         let mut axes = 0;
         for (axis, lens) in lens.into_iter().enumerate() {
-            let lens = lens.as_ref();
+            let start = shape.len();
+            shape.extend(lens);
+            let lens = &shape[start..];
             let product = lens.iter().try_fold(1usize, |a, &n| a.checked_mul(n))?;
             if product != *self.shape.get(axis)? {
                 return None;
             }
-            let start = strides.len();
-            shape.extend_from_slice(lens);
-            strides.resize(start + lens.len(), 0);
+            strides.resize(shape.len(), 0);
             split_stride_into(self.strides[axis], lens, &mut strides[start..]);
             axes += 1;
         }

@@ -90,8 +90,13 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
         for atom in term.atoms() {
             match &atom.kind {
                 AtomKind::Name(name) => {
+                    let name = name.as_bytes();
                     let input = axes[..input_axes].iter().position(|a| {
-                        a.name == AxisName::Named && same_name(&text[a.span.range()], name)
+                        a.name == AxisName::Named
+                            && text
+                                .as_bytes()
+                                .get(a.span.range())
+                                .is_some_and(|n| same_name(n, name))
                     });
                     if let Some(id) = input {
                         on_right[id] = true;
@@ -100,7 +105,7 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
                     }
                     if op != Op::Repeat {
                         let kind = ErrorKind::OneSidedAxis {
-                            name: (**name).to_owned(),
+                            name: text[atom.span.range()].to_owned(),
                             side: Side::Output,
                             op: op.name(),
                         };
@@ -225,7 +230,10 @@ fn check_side<N: Deref<Target = str>>(
                 }
                 AtomKind::Name(name) => {
                     let name: &str = name;
-                    if let Some(&(_, first)) = seen.iter().find(|&&(n, _)| same_name(n, name)) {
+                    if let Some(&(_, first)) = seen
+                        .iter()
+                        .find(|&&(n, _)| same_name(n.as_bytes(), name.as_bytes()))
+                    {
                         let kind = ErrorKind::DuplicateAxis {
                             name: name.to_owned(),
                             side,
@@ -252,8 +260,8 @@ fn check_side<N: Deref<Target = str>>(
 
 /// `a == b`, byte by byte: for names of a few bytes, faster than the
 /// `memcmp` call that string equality makes.
-fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Records the use of axis `name` at `span`, or reports it as a duplicate
