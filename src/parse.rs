@@ -11,7 +11,6 @@ use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::char;
 use nom::combinator::{cut, map};
 use nom::error::{ErrorKind as NomErrorKind, ParseError};
-use nom::multi::many0;
 use nom::{IResult, Parser};
 
 use crate::ast::{Atom, AtomKind, Expr, Pattern, Term};
@@ -214,11 +213,36 @@ fn inputs<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Vec<Expr<N>>
     Ok((i, all))
 }
 
+/// `p*`: nom's `many0`, called directly. The grammar's repetitions run
+/// once per term, where going through nom's generic parser plumbing cost
+/// more than the parsing itself.
+fn many<'a, T>(
+    mut i: &'a str,
+    mut p: impl FnMut(&'a str) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let mut all = Vec::with_capacity(4);
+    loop {
+        match p(i) {
+            Ok((rest, t)) => {
+                // As `many0`: a success that consumes nothing would loop.
+                if rest.len() == i.len() {
+                    let kind = NomErrorKind::Many0;
+                    return Err(nom::Err::Error(PError::from_error_kind(i, kind)));
+                }
+                all.push(t);
+                i = rest;
+            }
+            Err(nom::Err::Error(_)) => return Ok((i, all)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 // expr := (space* term)* space*
 fn expr<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Expr<N>> {
     let i = spaces(i);
     let start = total - i.len();
-    let (i, terms) = many0(|i| term(total, i)).parse(i)?;
+    let (i, terms) = many(i, |i| term(total, i))?;
     let end = terms.last().map_or(start, |t| t.span().end);
     let i = spaces(i);
     Ok((
@@ -239,7 +263,8 @@ fn term<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
     if i.starts_with('(') {
         group(total, i)
     } else {
-        map(|i| atom(total, i), Term::Atom).parse(i)
+        let (i, atom) = atom(total, i)?;
+        Ok((i, Term::Atom(atom)))
     }
 }
 
@@ -247,7 +272,7 @@ fn term<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
 fn group<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
     let open = i;
     let (i, _) = char('(').parse(i)?;
-    let (i, atoms) = cut(many0(|i| atom(total, spaces(i)))).parse(i)?;
+    let (i, atoms) = cut(|i| many(i, |i| atom(total, spaces(i)))).parse(i)?;
     let i = spaces(i);
     match i.chars().next() {
         Some(')') => {
