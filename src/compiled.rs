@@ -79,6 +79,16 @@ impl<V> ShapeCache<V> {
         key: &[usize],
         make: impl FnOnce() -> Result<V, Error>,
     ) -> Result<Arc<V>, Error> {
+        self.get_arc(key, || make().map(Arc::new))
+    }
+
+    /// [`get`](ShapeCache::get), for a `make` that returns the value in its
+    /// `Arc` (a large value built in place rather than moved there).
+    pub(crate) fn get_arc(
+        &self,
+        key: &[usize],
+        make: impl FnOnce() -> Result<Arc<V>, Error>,
+    ) -> Result<Arc<V>, Error> {
         {
             let mut shapes = lock(&self.inner);
             if let Some((_, v)) = shapes.last.as_ref().filter(|(k, _)| same(k, key)) {
@@ -91,7 +101,7 @@ impl<V> ShapeCache<V> {
         }
         // Make it outside the lock: planning is pure, so two threads racing
         // on one shape both get a correct value and one of them is kept.
-        let fresh = Arc::new(make()?);
+        let fresh = make()?;
         let mut shapes = lock(&self.inner);
         if let Some((k, _)) = &shapes.last
             && same(k, key)
@@ -159,7 +169,7 @@ impl Compiled {
 
     /// The plan for `shape`, from the cache or freshly made.
     pub(crate) fn plan(&self, shape: &[usize]) -> Result<Arc<Plan>, Error> {
-        self.plans.get(shape, || plan(&self.ir, shape))
+        self.plans.get_arc(shape, || plan(&self.ir, shape))
     }
 }
 

@@ -274,7 +274,7 @@ impl Plan {
 }
 
 /// Specialises `ir` to an input of `shape`.
-pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
+pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
     let err = |kind, span| Error::new(&ir.pattern, kind, span);
     if shape.len() > MAX_DIMS {
         let kind = ErrorKind::TooManyDimensions {
@@ -377,19 +377,22 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
                 .flatten()
                 .all(|id| output.iter().flatten().any(|o| o == id))
     );
-    build(Parts {
-        pattern: Arc::clone(&ir.pattern),
-        op: ir.op,
-        labels,
-        // Every axis is known now: from the input, the caller or inference.
-        lens: lens.iter().map(|l| l.unwrap_or(0)).collect(),
-        input_shape: shape,
-        input_dims,
-        output: &output,
-        output_spans,
-        input_span: ir.input_span,
-        output_span: ir.output_span,
-    })
+    build(
+        Parts {
+            pattern: Arc::clone(&ir.pattern),
+            op: ir.op,
+            labels,
+            // Every axis is known now: from the input, the caller or inference.
+            lens: lens.iter().map(|l| l.unwrap_or(0)).collect(),
+            input_shape: shape,
+            input_dims,
+            output: &output,
+            output_spans,
+            input_span: ir.input_span,
+            output_span: ir.output_span,
+        },
+        Arc::new,
+    )
 }
 
 /// A plan as data, before its derived parts: the elementary axes with
@@ -426,18 +429,21 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
     for label in &g.labels {
         labels.push_own(format_args!("{label}"));
     }
-    build(Parts {
-        pattern: Arc::from(g.pattern),
-        op: g.op,
-        labels,
-        lens: Lens::from_vec(g.lens),
-        input_shape: g.input_shape,
-        input_dims: Dims::from_vec(g.input_dims),
-        output: &g.output,
-        output_spans: SmallVec::from_vec(g.output_spans),
-        input_span: g.input_span,
-        output_span: g.output_span,
-    })
+    build(
+        Parts {
+            pattern: Arc::from(g.pattern),
+            op: g.op,
+            labels,
+            lens: Lens::from_vec(g.lens),
+            input_shape: g.input_shape,
+            input_dims: Dims::from_vec(g.input_dims),
+            output: &g.output,
+            output_spans: SmallVec::from_vec(g.output_spans),
+            input_span: g.input_span,
+            output_span: g.output_span,
+        },
+        |plan| plan,
+    )
 }
 
 /// [`Groups`] as [`plan`] makes them, without an allocation of their own.
@@ -454,8 +460,10 @@ struct Parts<'a> {
     output_span: Span,
 }
 
-/// The plan of `g`, as [`from_groups`] describes.
-fn build(g: Parts<'_>) -> Result<Plan, Error> {
+/// The plan of `g`, as [`from_groups`] describes, passed to `wrap` (which
+/// [`plan`] uses to build it straight into its `Arc`, with no copy of the
+/// plan in between).
+fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
     let err = |kind, span| Error::new(&g.pattern, kind, span);
     debug_assert_eq!(g.input_dims.len(), g.input_shape.len());
     let mut kept = Lens::new();
@@ -523,7 +531,7 @@ fn build(g: Parts<'_>) -> Result<Plan, Error> {
     } else {
         None
     };
-    Ok(Plan {
+    Ok(wrap(Plan {
         pattern: g.pattern,
         op: g.op,
         lens: g.lens,
@@ -539,7 +547,7 @@ fn build(g: Parts<'_>) -> Result<Plan, Error> {
         output_span: g.output_span,
         input_span: g.input_span,
         output_spans: g.output_spans,
-    })
+    }))
 }
 
 /// What a group of axes says about the dimension it splits.
