@@ -41,7 +41,14 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
     let mut axes: Vec<Axis> = Vec::with_capacity(atoms);
     let mut groups = Vec::with_capacity(lhs.terms.len() + rhs.terms.len());
     for term in &lhs.terms {
-        let mut items = SmallVec::new();
+        // Filled in place: a group is too large to move cheaply.
+        groups.push(Group {
+            items: SmallVec::new(),
+            span: term.span(),
+            parenthesised: matches!(term, Term::Group { .. }),
+        });
+        let g = groups.len() - 1;
+        let items = &mut groups[g].items;
         for atom in term.atoms() {
             match &atom.kind {
                 AtomKind::Name(_) => {
@@ -74,11 +81,6 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
                 AtomKind::Star | AtomKind::Skip => {}
             }
         }
-        groups.push(Group {
-            items,
-            span: term.span(),
-            parenthesised: matches!(term, Term::Group { .. }),
-        });
     }
     let inputs = groups.len();
     let input_axes = axes.len();
@@ -86,7 +88,13 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
     let mut on_right: SmallVec<[bool; 16]> = SmallVec::from_elem(false, input_axes);
 
     for term in &rhs.terms {
-        let mut items = SmallVec::new();
+        groups.push(Group {
+            items: SmallVec::new(),
+            span: term.span(),
+            parenthesised: matches!(term, Term::Group { .. }),
+        });
+        let g = groups.len() - 1;
+        let items = &mut groups[g].items;
         for atom in term.atoms() {
             match &atom.kind {
                 AtomKind::Name(name) => {
@@ -140,11 +148,6 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
                 AtomKind::Star | AtomKind::Skip => {}
             }
         }
-        groups.push(Group {
-            items,
-            span: term.span(),
-            parenthesised: matches!(term, Term::Group { .. }),
-        });
     }
 
     // Input axes missing from the output: fine for reduce only. (An
