@@ -466,6 +466,8 @@ struct Parts<'a> {
 fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
     let err = |kind, span| Error::new(&g.pattern, kind, span);
     debug_assert_eq!(g.input_dims.len(), g.input_shape.len());
+    // Read through a slice: indexing a `SmallVec` checks where it lives.
+    let lens: &[usize] = &g.lens;
     let mut kept = Lens::new();
     let mut output_dims = SmallVec::with_capacity(g.output.len());
     let mut output_shape = Lens::with_capacity(g.output.len());
@@ -474,7 +476,7 @@ fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
         let mut len: usize = 1;
         for &id in ids {
             len = len
-                .checked_mul(g.lens[id])
+                .checked_mul(lens[id])
                 .ok_or_else(|| err(ErrorKind::Overflow, span))?;
             kept.push(id);
         }
@@ -488,16 +490,11 @@ fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
     if layout::checked_size(&output_shape).is_none() {
         return Err(err(ErrorKind::Overflow, g.output_span));
     }
-    let split: Lens = g
-        .input_dims
-        .iter()
-        .flatten()
-        .map(|&id| g.lens[id])
-        .collect();
+    let split: Lens = g.input_dims.iter().flatten().map(|&id| lens[id]).collect();
     if layout::checked_size(&split).is_none() {
         return Err(err(ErrorKind::Overflow, g.input_span));
     }
-    if layout::checked_size(&g.lens).is_none() {
+    if layout::checked_size(lens).is_none() {
         return Err(err(ErrorKind::Overflow, g.output_span));
     }
     let reduced: Lens = g
@@ -511,9 +508,9 @@ fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
     // Each elementary axis steps through its input dimension by the product
     // of the lengths of the axes after it in that dimension's group. (With
     // a length 0 the input is empty and the steps are never read.)
-    let mut sources: SmallVec<[Option<(usize, usize)>; 8]> = smallvec![None; g.lens.len()];
+    let mut sources: SmallVec<[Option<(usize, usize)>; 8]> = smallvec![None; lens.len()];
     for (dim, ids) in g.input_dims.iter().enumerate() {
-        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| g.lens[id]).collect();
+        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| lens[id]).collect();
         for (&id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
             sources[id] = Some((dim, mult));
         }
@@ -522,12 +519,12 @@ fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
         .iter()
         .chain(&reduced)
         .map(|&id| match sources[id] {
-            Some((dim, mult)) => Step::along(g.lens[id], dim, mult),
-            None => Step::broadcast(g.lens[id]),
+            Some((dim, mult)) => Step::along(lens[id], dim, mult),
+            None => Step::broadcast(lens[id]),
         })
         .collect();
     let prepared = if reduced.is_empty() {
-        Prepared::new(g.input_shape, &g.input_dims, &g.lens, &kept, &output_dims)
+        Prepared::new(g.input_shape, &g.input_dims, lens, &kept, &output_dims)
     } else {
         None
     };
