@@ -469,9 +469,10 @@ impl Layout {
 
     /// The axes in the order `order` (a permutation of `0..ndim`).
     pub(crate) fn permute(&self, order: &[usize]) -> Layout {
+        let (shape, strides) = (self.shape.as_slice(), self.strides.as_slice());
         Layout {
-            shape: order.iter().map(|&k| self.shape[k]).collect(),
-            strides: order.iter().map(|&k| self.strides[k]).collect(),
+            shape: order.iter().map(|&k| shape[k]).collect(),
+            strides: order.iter().map(|&k| strides[k]).collect(),
             offset: self.offset,
         }
     }
@@ -492,16 +493,17 @@ impl Layout {
     pub(crate) fn merge(&self, groups: &[(usize, usize)]) -> Option<Layout> {
         let mut shape = Lens::with_capacity(groups.len());
         let mut strides = Strides::with_capacity(groups.len());
+        let (lens_of, strides_of) = (self.shape.as_slice(), self.strides.as_slice());
         for &(start, end) in groups {
-            let lens = self.shape.get(start..end)?;
+            let lens = lens_of.get(start..end)?;
             let mut stride = 0;
             let mut expected: Option<isize> = None;
             for k in (start..end).rev() {
-                let len = self.shape[k];
+                let len = lens_of[k];
                 if len == 1 {
                     continue;
                 }
-                let s = self.strides[k];
+                let s = strides_of[k];
                 match expected {
                     None => stride = s,
                     Some(e) if e == s => {}
