@@ -2,7 +2,6 @@
 //! compiled ops and the free functions.
 
 use rustc_hash::FxHashMap as HashMap;
-use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -37,9 +36,10 @@ pub(crate) struct ShapeCache<V> {
     inner: Mutex<Shapes<V>>,
 }
 
-/// A shape as a cache key: inline up to eight dimensions, so that caching
-/// a value allocates nothing but the value's `Arc`.
-type Key = SmallVec<[usize; 8]>;
+/// A shape as a cache key. (A `Vec`, not an inline `SmallVec`: the hit
+/// on the shape used last, the per-call cost of a compiled op, compares
+/// against it, and a `Vec` is one branch cheaper to read.)
+type Key = Vec<usize>;
 
 #[derive(Debug)]
 struct Shapes<V> {
@@ -99,6 +99,19 @@ impl<V> ShapeCache<V> {
                 return Ok(v);
             }
         }
+        self.make_and_keep(key, make)
+    }
+
+    /// The miss path of [`get_arc`](ShapeCache::get_arc), kept out of line
+    /// so that a hit does not pay for the stack frame of `make` (planning
+    /// builds a large value).
+    #[cold]
+    #[inline(never)]
+    fn make_and_keep(
+        &self,
+        key: &[usize],
+        make: impl FnOnce() -> Result<Arc<V>, Error>,
+    ) -> Result<Arc<V>, Error> {
         // Make it outside the lock: planning is pure, so two threads racing
         // on one shape both get a correct value and one of them is kept.
         let fresh = make()?;
@@ -110,7 +123,7 @@ impl<V> ShapeCache<V> {
             return Ok(fresh);
         }
         shapes.others.remove(key);
-        shapes.touch(Key::from_slice(key), Arc::clone(&fresh));
+        shapes.touch(key.to_vec(), Arc::clone(&fresh));
         Ok(fresh)
     }
 }
