@@ -3,6 +3,10 @@
 //! The AST knows nothing about operations or shapes: `a b -> a` parses
 //! fine here and is rejected for rearrange later, in `resolve`. Printing an
 //! AST with `Display` gives text that parses back to the same tree.
+//!
+//! A name is held as `N`: an owned `String` by default, or the `&str` it
+//! is in the pattern when the AST does not outlive the text (compiling an
+//! operation, which then copies no name).
 
 use std::fmt;
 
@@ -10,37 +14,37 @@ use crate::span::Span;
 
 /// A whole pattern: one or more comma-separated inputs, `->`, one output.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Pattern {
-    pub(crate) inputs: Vec<Expr>,
+pub(crate) struct Pattern<N = String> {
+    pub(crate) inputs: Vec<Expr<N>>,
     pub(crate) arrow: Span,
-    pub(crate) output: Expr,
+    pub(crate) output: Expr<N>,
 }
 
 /// One side of a pattern (or one einsum operand): `b (c1 c2) h w`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Expr {
-    pub(crate) terms: Vec<Term>,
+pub(crate) struct Expr<N = String> {
+    pub(crate) terms: Vec<Term<N>>,
     pub(crate) span: Span,
 }
 
 /// One dimension as written: a lone atom, or a parenthesised group.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Term {
-    Atom(Atom),
-    Group { atoms: Vec<Atom>, span: Span },
+pub(crate) enum Term<N = String> {
+    Atom(Atom<N>),
+    Group { atoms: Vec<Atom<N>>, span: Span },
 }
 
 /// The smallest unit of a pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Atom {
-    pub(crate) kind: AtomKind,
+pub(crate) struct Atom<N = String> {
+    pub(crate) kind: AtomKind<N>,
     pub(crate) span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum AtomKind {
+pub(crate) enum AtomKind<N = String> {
     /// A named axis: `b`, `c1`, `α`.
-    Name(String),
+    Name(N),
     /// An anonymous axis of a given length: `2`, or `1` for a unit axis.
     Number(usize),
     /// `...`
@@ -51,7 +55,7 @@ pub(crate) enum AtomKind {
     Skip,
 }
 
-impl Term {
+impl<N> Term<N> {
     pub(crate) fn span(&self) -> Span {
         match self {
             Term::Atom(atom) => atom.span,
@@ -60,7 +64,7 @@ impl Term {
     }
 
     /// The atoms of this term, whether it is a group or not.
-    pub(crate) fn atoms(&self) -> &[Atom] {
+    pub(crate) fn atoms(&self) -> &[Atom<N>] {
         match self {
             Term::Atom(atom) => std::slice::from_ref(atom),
             Term::Group { atoms, .. } => atoms,
@@ -68,16 +72,16 @@ impl Term {
     }
 }
 
-impl Expr {
+impl<N> Expr<N> {
     /// Every atom on this side, in order, looking inside groups.
-    pub(crate) fn atoms(&self) -> impl Iterator<Item = &Atom> {
+    pub(crate) fn atoms(&self) -> impl Iterator<Item = &Atom<N>> {
         self.terms.iter().flat_map(Term::atoms)
     }
 }
 
-impl Pattern {
+impl<N: Clone> Pattern<N> {
     /// This pattern with every span zeroed, to compare syntax alone.
-    pub(crate) fn without_spans(&self) -> Pattern {
+    pub(crate) fn without_spans(&self) -> Pattern<N> {
         Pattern {
             inputs: self.inputs.iter().map(Expr::without_spans).collect(),
             arrow: Span::default(),
@@ -86,10 +90,10 @@ impl Pattern {
     }
 }
 
-impl Expr {
+impl<N: Clone> Expr<N> {
     /// This expression with every span zeroed, to compare syntax alone.
-    pub(crate) fn without_spans(&self) -> Expr {
-        let atom = |a: &Atom| Atom {
+    pub(crate) fn without_spans(&self) -> Expr<N> {
+        let atom = |a: &Atom<N>| Atom {
             kind: a.kind.clone(),
             span: Span::default(),
         };
@@ -111,7 +115,7 @@ impl Expr {
     }
 }
 
-impl fmt::Display for Pattern {
+impl<N: AsRef<str>> fmt::Display for Pattern<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, input) in self.inputs.iter().enumerate() {
             if i > 0 {
@@ -123,7 +127,7 @@ impl fmt::Display for Pattern {
     }
 }
 
-impl fmt::Display for Expr {
+impl<N: AsRef<str>> fmt::Display for Expr<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, term) in self.terms.iter().enumerate() {
             if i > 0 {
@@ -135,7 +139,7 @@ impl fmt::Display for Expr {
     }
 }
 
-impl fmt::Display for Term {
+impl<N: AsRef<str>> fmt::Display for Term<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Term::Atom(atom) => write!(f, "{atom}"),
@@ -153,10 +157,10 @@ impl fmt::Display for Term {
     }
 }
 
-impl fmt::Display for Atom {
+impl<N: AsRef<str>> fmt::Display for Atom<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            AtomKind::Name(name) => f.write_str(name),
+            AtomKind::Name(name) => f.write_str(name.as_ref()),
             AtomKind::Number(n) => write!(f, "{n}"),
             AtomKind::Ellipsis => f.write_str("..."),
             AtomKind::Star => f.write_str("*"),

@@ -9,7 +9,7 @@ use crate::args::Lengths;
 use crate::error::Error;
 use crate::ir::{Ir, Op};
 use crate::layout::same;
-use crate::parse::parse_pattern;
+use crate::parse::parse_pattern_borrowed;
 use crate::plan::{Plan, plan};
 use crate::resolve::{resolve, set_length};
 
@@ -28,7 +28,7 @@ pub(crate) struct Compiled {
 
 /// Values made per input shape (a compiled op's plans, an einsum's
 /// schedules), at most [`PLAN_CACHE`] of them: the one used last, checked
-/// first (a loop over same-shape inputs never hashes), and all of them by
+/// first (a loop over same-shape inputs never hashes), and the others by
 /// shape. When full, the cache starts over; a workload with this many live
 /// shapes re-plans.
 #[derive(Debug)]
@@ -36,10 +36,16 @@ pub(crate) struct ShapeCache<V> {
     inner: Mutex<Shapes<V>>,
 }
 
+/// A shape as a cache key. (A `Vec`, not an inline `SmallVec`: the hit
+/// on the shape used last, the per-call cost of a compiled op, compares
+/// against it, and a `Vec` is one branch cheaper to read.)
+type Key = Vec<usize>;
+
 #[derive(Debug)]
 struct Shapes<V> {
-    last: Option<(Vec<usize>, Arc<V>)>,
-    by_shape: HashMap<Vec<usize>, Arc<V>>,
+    /// The shape used last and its value; never also in `others`.
+    last: Option<(Key, Arc<V>)>,
+    others: HashMap<Key, Arc<V>>,
 }
 
 impl<V> Default for ShapeCache<V> {
@@ -47,8 +53,21 @@ impl<V> Default for ShapeCache<V> {
         ShapeCache {
             inner: Mutex::new(Shapes {
                 last: None,
-                by_shape: HashMap::default(),
+                others: HashMap::default(),
             }),
+        }
+    }
+}
+
+impl<V> Shapes<V> {
+    /// Makes `(key, value)` the entry used last, keeping the one before
+    /// it among the others (or starting over when they are full).
+    fn touch(&mut self, key: Key, value: Arc<V>) {
+        if let Some((k, v)) = self.last.replace((key, value)) {
+            if self.others.len() + 1 >= PLAN_CACHE {
+                self.others.clear();
+            }
+            self.others.insert(k, v);
         }
     }
 }
@@ -60,25 +79,51 @@ impl<V> ShapeCache<V> {
         key: &[usize],
         make: impl FnOnce() -> Result<V, Error>,
     ) -> Result<Arc<V>, Error> {
+        self.get_arc(key, || make().map(Arc::new))
+    }
+
+    /// [`get`](ShapeCache::get), for a `make` that returns the value in its
+    /// `Arc` (a large value built in place rather than moved there).
+    pub(crate) fn get_arc(
+        &self,
+        key: &[usize],
+        make: impl FnOnce() -> Result<Arc<V>, Error>,
+    ) -> Result<Arc<V>, Error> {
         {
             let mut shapes = lock(&self.inner);
             if let Some((_, v)) = shapes.last.as_ref().filter(|(k, _)| same(k, key)) {
                 return Ok(Arc::clone(v));
             }
-            if let Some(v) = shapes.by_shape.get(key).cloned() {
-                shapes.last = Some((key.to_vec(), Arc::clone(&v)));
+            if let Some((k, v)) = shapes.others.remove_entry(key) {
+                shapes.touch(k, Arc::clone(&v));
                 return Ok(v);
             }
         }
+        self.make_and_keep(key, make)
+    }
+
+    /// The miss path of [`get_arc`](ShapeCache::get_arc), kept out of line
+    /// so that a hit does not pay for the stack frame of `make` (planning
+    /// builds a large value).
+    #[cold]
+    #[inline(never)]
+    fn make_and_keep(
+        &self,
+        key: &[usize],
+        make: impl FnOnce() -> Result<Arc<V>, Error>,
+    ) -> Result<Arc<V>, Error> {
         // Make it outside the lock: planning is pure, so two threads racing
         // on one shape both get a correct value and one of them is kept.
-        let fresh = Arc::new(make()?);
+        let fresh = make()?;
         let mut shapes = lock(&self.inner);
-        if shapes.by_shape.len() >= PLAN_CACHE {
-            shapes.by_shape.clear();
+        if let Some((k, _)) = &shapes.last
+            && same(k, key)
+        {
+            // Another thread made it meanwhile; keep theirs.
+            return Ok(fresh);
         }
-        shapes.by_shape.insert(key.to_vec(), Arc::clone(&fresh));
-        shapes.last = Some((key.to_vec(), Arc::clone(&fresh)));
+        shapes.others.remove(key);
+        shapes.touch(key.to_vec(), Arc::clone(&fresh));
         Ok(fresh)
     }
 }
@@ -98,7 +143,7 @@ impl Compiled {
     }
 
     pub(crate) fn new(pattern: &str, op: Op) -> Result<Compiled, Error> {
-        let ast = parse_pattern(pattern)?;
+        let ast = parse_pattern_borrowed(pattern)?;
         Ok(Compiled::from_ir(resolve(pattern, &ast, op)?))
     }
 
@@ -131,14 +176,13 @@ impl Compiled {
     /// The output's number of dimensions, when the pattern fixes it (no
     /// `...` standing for dimensions of its own on the output side).
     pub(crate) fn output_rank(&self) -> Option<usize> {
-        let parens = &self.ir.output_parenthesised;
-        let bare = |(g, &p): (&crate::ir::Group, &bool)| g.is_bare_ellipsis(p);
-        (!self.ir.output.iter().zip(parens).any(bare)).then_some(self.ir.output.len())
+        let output = self.ir.output();
+        (!output.iter().any(|g| g.is_bare_ellipsis())).then_some(output.len())
     }
 
     /// The plan for `shape`, from the cache or freshly made.
     pub(crate) fn plan(&self, shape: &[usize]) -> Result<Arc<Plan>, Error> {
-        self.plans.get(shape, || plan(&self.ir, shape))
+        self.plans.get_arc(shape, || plan(&self.ir, shape))
     }
 }
 

@@ -8,6 +8,8 @@
 //! - the per-operation rules hold (rearrange: the same axes on both sides;
 //!   reduce: output axes ⊆ input axes; repeat: input axes ⊆ output axes).
 
+use std::sync::Arc;
+
 use smallvec::SmallVec;
 
 use crate::span::Span;
@@ -34,9 +36,10 @@ impl Op {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AxisName {
-    Named(String),
+    /// A named axis; its name is the pattern's text at the axis' span.
+    Named,
     /// An anonymous axis such as `2`; two `2`s are two different axes.
     Anon,
 }
@@ -45,7 +48,8 @@ pub(crate) enum AxisName {
 #[derive(Clone, Debug)]
 pub(crate) struct Axis {
     pub(crate) name: AxisName,
-    /// Where the axis is first written (the input side when it is there).
+    /// Where the axis is first written (the input side when it is there);
+    /// for a named axis, exactly its name.
     pub(crate) span: Span,
     /// Its length, when the pattern or the caller fixes it.
     pub(crate) len: Option<usize>,
@@ -63,26 +67,29 @@ pub(crate) enum Item {
 pub(crate) struct Group {
     pub(crate) items: SmallVec<[Item; 4]>,
     pub(crate) span: Span,
+    /// Whether it was written in parentheses (an ellipsis in parentheses
+    /// merges into one dimension).
+    pub(crate) parenthesised: bool,
 }
 
 impl Group {
     /// A lone `...`, which stands for several dimensions, not one.
-    pub(crate) fn is_bare_ellipsis(&self, parenthesised: bool) -> bool {
-        !parenthesised && self.items.as_slice() == [Item::Ellipsis]
+    pub(crate) fn is_bare_ellipsis(&self) -> bool {
+        !self.parenthesised && self.items.as_slice() == [Item::Ellipsis]
     }
 }
 
 /// A resolved pattern.
 #[derive(Clone, Debug)]
 pub(crate) struct Ir {
-    pub(crate) pattern: String,
+    /// The pattern text, shared with the plans made from it.
+    pub(crate) pattern: Arc<str>,
     pub(crate) op: Op,
     pub(crate) axes: Vec<Axis>,
-    pub(crate) input: Vec<Group>,
-    pub(crate) output: Vec<Group>,
-    /// For each output group: whether it was written in parentheses (an
-    /// ellipsis in parentheses merges into one dimension).
-    pub(crate) output_parenthesised: Vec<bool>,
+    /// The input's groups, then the output's.
+    pub(crate) groups: Vec<Group>,
+    /// How many of `groups` are the input's.
+    pub(crate) inputs: usize,
     pub(crate) input_span: Span,
     pub(crate) output_span: Span,
     /// The span of the input side's `...`, if it has one.
@@ -90,10 +97,28 @@ pub(crate) struct Ir {
 }
 
 impl Ir {
+    /// The input side's groups.
+    pub(crate) fn input(&self) -> &[Group] {
+        &self.groups[..self.inputs]
+    }
+
+    /// The output side's groups.
+    pub(crate) fn output(&self) -> &[Group] {
+        &self.groups[self.inputs..]
+    }
+
+    /// The name of axis `id`, or `None` for an anonymous axis.
+    pub(crate) fn name(&self, id: usize) -> Option<&str> {
+        let axis = &self.axes[id];
+        match axis.name {
+            AxisName::Named => self.pattern.get(axis.span.range()),
+            AxisName::Anon => None,
+        }
+    }
+
     pub(crate) fn find(&self, name: &str) -> Option<AxisId> {
-        self.axes
-            .iter()
-            .position(|a| matches!(&a.name, AxisName::Named(n) if n == name))
+        (0..self.axes.len())
+            .find(|&id| self.name(id) == Some(name))
             .map(AxisId)
     }
 

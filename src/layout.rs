@@ -106,12 +106,17 @@ pub(crate) fn checked_size(shape: &[usize]) -> Option<usize> {
 /// [`standard_strides`].
 fn split_stride(stride: isize, lens: &[usize]) -> Strides {
     let mut out: Strides = smallvec![0; lens.len()];
+    split_stride_into(stride, lens, &mut out);
+    out
+}
+
+/// [`split_stride`] into `out`, a slice as long as `lens`.
+fn split_stride_into(stride: isize, lens: &[usize], out: &mut [isize]) {
     let mut s = stride;
     for (slot, &len) in out.iter_mut().zip(lens).rev() {
         *slot = s;
         s = s.wrapping_mul(len as isize);
     }
-    out
 }
 
 /// The index multiplier of each axis when a dimension is split into axes
@@ -119,7 +124,13 @@ fn split_stride(stride: isize, lens: &[usize]) -> Strides {
 /// splitting a stride-1 axis ([`Layout::split`]); only meaningful when no
 /// length is 0.
 pub(crate) fn split_multipliers(lens: &[usize]) -> SmallVec<[usize; 4]> {
-    split_stride(1, lens).iter().map(|&m| m as usize).collect()
+    let mut out: SmallVec<[usize; 4]> = smallvec![0; lens.len()];
+    let mut m: usize = 1;
+    for (slot, &len) in out.iter_mut().zip(lens).rev() {
+        *slot = m;
+        m = m.wrapping_mul(len);
+    }
+    out
 }
 
 /// The layout of a view of a non-empty `input` whose axes read it by
@@ -176,21 +187,25 @@ pub(crate) struct Loop {
 /// inner.s · inner.len` for input and output alike. The merged nest visits
 /// the same pairs of offsets in the same order.
 pub(crate) fn coalesce(loops: &mut SmallVec<[Loop; 8]>) {
-    let mut merged: SmallVec<[Loop; 8]> = SmallVec::with_capacity(loops.len());
-    for &outer in loops.iter().rev() {
-        if let Some(inner) = merged.last_mut() {
-            let n = inner.len as isize;
-            if inner.src.checked_mul(n) == Some(outer.src)
-                && inner.dst.checked_mul(n) == Some(outer.dst)
-            {
-                inner.len *= outer.len;
-                continue;
-            }
+    // In place, from the innermost loop out: `loops[inner]` is the loop
+    // being merged into, and the merged loops fill `loops[inner..]`.
+    let Some(mut inner) = loops.len().checked_sub(1) else {
+        return;
+    };
+    for k in (0..inner).rev() {
+        let outer = loops[k];
+        let merged = &mut loops[inner];
+        let n = merged.len as isize;
+        if merged.src.checked_mul(n) == Some(outer.src)
+            && merged.dst.checked_mul(n) == Some(outer.dst)
+        {
+            merged.len *= outer.len;
+        } else {
+            inner -= 1;
+            loops[inner] = outer;
         }
-        merged.push(outer);
     }
-    merged.reverse();
-    *loops = merged;
+    loops.drain(..inner);
 }
 
 /// A copy's loops, outermost first, in the order that writes the output
@@ -281,21 +296,23 @@ impl Prepared {
         if input.is_empty() || kept.iter().any(|&id| axis_lens[id] == 0) {
             return None;
         }
-        // Split, from the last dimension so earlier positions stay put.
-        let mut split = input;
-        for (dim, ids) in input_dims.iter().enumerate().rev() {
-            let lens: SmallVec<[usize; 4]> = ids.iter().map(|&id| axis_lens[id]).collect();
-            split = split.split(dim, &lens)?;
+        let split = input.split_each(
+            input_dims
+                .iter()
+                .map(|ids| ids.iter().map(|&id| axis_lens[id])),
+        )?;
+        // Each axis' position among the split input's axes.
+        let mut position: SmallVec<[Option<usize>; 8]> = smallvec![None; axis_lens.len()];
+        for (k, &id) in input_dims.iter().flatten().enumerate() {
+            position[id] = Some(k);
         }
-        let order: SmallVec<[usize; 8]> = input_dims.iter().flatten().copied().collect();
-        let position = |id: usize| order.iter().position(|&a| a == id);
-        let from: SmallVec<[usize; 8]> = kept.iter().filter_map(|&id| position(id)).collect();
-        if from.len() != order.len() {
+        let from: SmallVec<[usize; 8]> = kept.iter().filter_map(|&id| position[id]).collect();
+        if from.len() != split.shape.len() {
             return None;
         }
         let mut src = split.permute(&from);
         for (k, &id) in kept.iter().enumerate() {
-            if position(id).is_none() {
+            if position[id].is_none() {
                 src = src.insert_broadcast(k, axis_lens[id]);
             }
         }
@@ -386,6 +403,39 @@ impl Layout {
         Some(out)
     }
 
+    /// Every axis split at once, the `k`th into axes of the `k`th of
+    /// `lens`: the same as [`split`](Layout::split) on each in turn, with
+    /// no layout in between. `None` unless there is one list per axis and
+    /// each multiplies to its axis' length.
+    pub(crate) fn split_each<L: IntoIterator<Item = usize>>(
+        &self,
+        lens: impl IntoIterator<Item = L>,
+    ) -> Option<Layout> {
+        let mut shape = Lens::new();
+        let mut strides = Strides::new();
+        let mut axes = 0;
+        for (axis, lens) in lens.into_iter().enumerate() {
+            let start = shape.len();
+            shape.extend(lens);
+            let lens = &shape[start..];
+            let product = lens.iter().try_fold(1usize, |a, &n| a.checked_mul(n))?;
+            if product != *self.shape.get(axis)? {
+                return None;
+            }
+            strides.resize(shape.len(), 0);
+            split_stride_into(self.strides[axis], lens, &mut strides[start..]);
+            axes += 1;
+        }
+        if axes != self.shape.len() {
+            return None;
+        }
+        Some(Layout {
+            shape,
+            strides,
+            offset: self.offset,
+        })
+    }
+
     /// Every dimension split into consecutive axes of `lens` (axes of
     /// length 1 may fall anywhere); `None` unless each dimension's length
     /// is exactly the product of its axes' and every axis is used. Then
@@ -419,9 +469,10 @@ impl Layout {
 
     /// The axes in the order `order` (a permutation of `0..ndim`).
     pub(crate) fn permute(&self, order: &[usize]) -> Layout {
+        let (shape, strides) = (self.shape.as_slice(), self.strides.as_slice());
         Layout {
-            shape: order.iter().map(|&k| self.shape[k]).collect(),
-            strides: order.iter().map(|&k| self.strides[k]).collect(),
+            shape: order.iter().map(|&k| shape[k]).collect(),
+            strides: order.iter().map(|&k| strides[k]).collect(),
             offset: self.offset,
         }
     }
@@ -442,16 +493,17 @@ impl Layout {
     pub(crate) fn merge(&self, groups: &[(usize, usize)]) -> Option<Layout> {
         let mut shape = Lens::with_capacity(groups.len());
         let mut strides = Strides::with_capacity(groups.len());
+        let (lens_of, strides_of) = (self.shape.as_slice(), self.strides.as_slice());
         for &(start, end) in groups {
-            let lens = self.shape.get(start..end)?;
+            let lens = lens_of.get(start..end)?;
             let mut stride = 0;
             let mut expected: Option<isize> = None;
             for k in (start..end).rev() {
-                let len = self.shape[k];
+                let len = lens_of[k];
                 if len == 1 {
                     continue;
                 }
-                let s = self.strides[k];
+                let s = strides_of[k];
                 match expected {
                     None => stride = s,
                     Some(e) if e == s => {}

@@ -7,13 +7,10 @@
 //! `cut`), so the error points at the real problem instead of at the start
 //! of an alternative that happened not to match.
 
-use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::char;
 use nom::combinator::{cut, map};
 use nom::error::{ErrorKind as NomErrorKind, ParseError};
-use nom::multi::many0;
-use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
 use crate::ast::{Atom, AtomKind, Expr, Pattern, Term};
@@ -24,8 +21,35 @@ use crate::span::Span;
 /// docs).
 pub(crate) const MAX_PATTERN_LEN: usize = 4096;
 
+/// How the grammar keeps a name: copied into a `String`, or as the `&str`
+/// it is in the pattern.
+pub(crate) trait Name<'a>: Sized {
+    fn new(name: &'a str) -> Self;
+}
+
+impl<'a> Name<'a> for String {
+    fn new(name: &'a str) -> String {
+        name.to_owned()
+    }
+}
+
+impl<'a> Name<'a> for &'a str {
+    fn new(name: &'a str) -> &'a str {
+        name
+    }
+}
+
 /// Parses a pattern with `->`: `a b, b c -> a c`.
 pub(crate) fn parse_pattern(text: &str) -> Result<Pattern, Error> {
+    parse_pattern_as(text)
+}
+
+/// [`parse_pattern`], with names borrowed from `text`.
+pub(crate) fn parse_pattern_borrowed(text: &str) -> Result<Pattern<&str>, Error> {
+    parse_pattern_as(text)
+}
+
+fn parse_pattern_as<'a, N: Name<'a>>(text: &'a str) -> Result<Pattern<N>, Error> {
     check_length(text)?;
     let total = text.len();
     let (rest, inputs) = inputs(total, text).map_err(|e| convert(text, e))?;
@@ -73,11 +97,13 @@ fn check_length(text: &str) -> Result<(), Error> {
 
 /// A parse failure: where it starts, how long it is, and (once committed)
 /// what it is. `kind: None` is nom's "this alternative did not match".
+/// The kind is boxed so that every result the grammar passes around stays
+/// small; only a failed parse allocates it.
 #[derive(Debug)]
 struct PError<'a> {
     at: &'a str,
     len: usize,
-    kind: Option<ErrorKind>,
+    kind: Option<Box<ErrorKind>>,
 }
 
 impl<'a> ParseError<&'a str> for PError<'a> {
@@ -100,7 +126,7 @@ fn failure<'a, T>(at: &'a str, len: usize, kind: ErrorKind) -> PResult<'a, T> {
     Err(nom::Err::Failure(PError {
         at,
         len,
-        kind: Some(kind),
+        kind: Some(Box::new(kind)),
     }))
 }
 
@@ -109,7 +135,7 @@ fn convert(text: &str, err: nom::Err<PError<'_>>) -> Error {
         nom::Err::Error(e) | nom::Err::Failure(e) => match e.kind {
             Some(kind) => {
                 let start = text.len() - e.at.len();
-                Error::new(text, kind, Span::new(start, start + e.len))
+                Error::new(text, *kind, Span::new(start, start + e.len))
             }
             None => unexpected(text, e.at, Expecting::End),
         },
@@ -165,12 +191,18 @@ fn is_space(c: char) -> bool {
     c.is_whitespace()
 }
 
+// space*   (cannot fail: a plain function rather than a nom parser, since
+// it runs before every term)
+fn spaces(i: &str) -> &str {
+    i.trim_start_matches(is_space)
+}
+
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
 // inputs := expr ("," expr)*
-fn inputs(total: usize, i: &str) -> PResult<'_, Vec<Expr>> {
+fn inputs<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Vec<Expr<N>>> {
     let (mut i, first) = expr(total, i)?;
     let mut all = vec![first];
     while let Ok((rest, _)) = char::<_, PError>(',').parse(i) {
@@ -181,13 +213,38 @@ fn inputs(total: usize, i: &str) -> PResult<'_, Vec<Expr>> {
     Ok((i, all))
 }
 
+/// `p*`: nom's `many0`, called directly. The grammar's repetitions run
+/// once per term, where going through nom's generic parser plumbing cost
+/// more than the parsing itself.
+fn many<'a, T>(
+    mut i: &'a str,
+    mut p: impl FnMut(&'a str) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let mut all = Vec::with_capacity(4);
+    loop {
+        match p(i) {
+            Ok((rest, t)) => {
+                // As `many0`: a success that consumes nothing would loop.
+                if rest.len() == i.len() {
+                    let kind = NomErrorKind::Many0;
+                    return Err(nom::Err::Error(PError::from_error_kind(i, kind)));
+                }
+                all.push(t);
+                i = rest;
+            }
+            Err(nom::Err::Error(_)) => return Ok((i, all)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 // expr := (space* term)* space*
-fn expr(total: usize, i: &str) -> PResult<'_, Expr> {
-    let (i, _) = take_while(is_space).parse(i)?;
+fn expr<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Expr<N>> {
+    let i = spaces(i);
     let start = total - i.len();
-    let (i, terms) = many0(|i| term(total, i)).parse(i)?;
+    let (i, terms) = many(i, |i| term(total, i))?;
     let end = terms.last().map_or(start, |t| t.span().end);
-    let (i, _) = take_while(is_space).parse(i)?;
+    let i = spaces(i);
     Ok((
         i,
         Expr {
@@ -198,20 +255,25 @@ fn expr(total: usize, i: &str) -> PResult<'_, Expr> {
 }
 
 // term := space* (group | atom)
-fn term(total: usize, i: &str) -> PResult<'_, Term> {
-    preceded(
-        take_while(is_space),
-        alt((|i| group(total, i), map(|i| atom(total, i), Term::Atom))),
-    )
-    .parse(i)
+//
+// The first character decides the alternative (only a group starts with
+// `(`), so no alternative is tried in vain.
+fn term<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
+    let i = spaces(i);
+    if i.starts_with('(') {
+        group(total, i)
+    } else {
+        let (i, atom) = atom(total, i)?;
+        Ok((i, Term::Atom(atom)))
+    }
 }
 
 // group := "(" (space* atom)* space* ")"
-fn group(total: usize, i: &str) -> PResult<'_, Term> {
+fn group<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
     let open = i;
     let (i, _) = char('(').parse(i)?;
-    let (i, atoms) = cut(many0(preceded(take_while(is_space), |i| atom(total, i)))).parse(i)?;
-    let (i, _) = take_while(is_space).parse(i)?;
+    let (i, atoms) = cut(|i| many(i, |i| atom(total, spaces(i)))).parse(i)?;
+    let i = spaces(i);
     match i.chars().next() {
         Some(')') => {
             let start = total - open.len();
@@ -238,9 +300,16 @@ fn group(total: usize, i: &str) -> PResult<'_, Term> {
 }
 
 // atom := ellipsis | "*" | word
-fn atom(total: usize, i: &str) -> PResult<'_, Atom> {
+//
+// As in `term`, the first character picks the alternative: `.` an
+// ellipsis, `*` a star, anything else a word.
+fn atom<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Atom<N>> {
     let start = total - i.len();
-    let (rest, kind) = alt((ellipsis, map(char('*'), |_| AtomKind::Star), word)).parse(i)?;
+    let (rest, kind) = match i.as_bytes().first() {
+        Some(b'.') => ellipsis(i)?,
+        Some(b'*') => map(char('*'), |_| AtomKind::Star).parse(i)?,
+        _ => word(i)?,
+    };
     let end = total - rest.len();
     Ok((
         rest,
@@ -252,7 +321,7 @@ fn atom(total: usize, i: &str) -> PResult<'_, Atom> {
 }
 
 // ellipsis := "..."   (and no further dot)
-fn ellipsis(i: &str) -> PResult<'_, AtomKind> {
+fn ellipsis<'a, N>(i: &'a str) -> PResult<'a, AtomKind<N>> {
     let (rest, dots) = take_while1(|c| c == '.').parse(i)?;
     if dots.len() != 3 {
         return failure(i, dots.len(), ErrorKind::StrayDot);
@@ -273,7 +342,7 @@ fn glued_ellipsis(token: &str) -> ErrorKind {
 }
 
 // word := (letter | digit | "_")+   classified as a name, a number or `_`
-fn word(i: &str) -> PResult<'_, AtomKind> {
+fn word<'a, N: Name<'a>>(i: &'a str) -> PResult<'a, AtomKind<N>> {
     let (rest, w) = take_while1(is_word_char).parse(i)?;
     if rest.starts_with('.') {
         return dots_after_word(i, w, rest);
@@ -310,13 +379,13 @@ fn word(i: &str) -> PResult<'_, AtomKind> {
     if w.starts_with('_') || w.ends_with('_') {
         return invalid("a name cannot start or end with `_`");
     }
-    Ok((rest, AtomKind::Name(w.to_owned())))
+    Ok((rest, AtomKind::Name(N::new(w))))
 }
 
 /// The error for dots right after a word `w` (at `i`; `rest` starts
 /// with the dots): `b...` wants a space, `1.5` is not a whole number, and
 /// any other dots are stray.
-fn dots_after_word<'a>(i: &'a str, w: &str, rest: &'a str) -> PResult<'a, AtomKind> {
+fn dots_after_word<'a, N>(i: &'a str, w: &str, rest: &'a str) -> PResult<'a, AtomKind<N>> {
     let dots = rest.len() - rest.trim_start_matches('.').len();
     if dots == 3 {
         let len = w.len() + dots;

@@ -1,12 +1,13 @@
 //! IR + concrete input shape → [`Plan`]: lengths, split, permute, merge.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use smallvec::{SmallVec, smallvec};
 
 use crate::error::{Error, ErrorKind, KnownLengths};
 use crate::ir::{AxisName, Ir, Item, Op};
-use crate::layout::{self, Prepared, Step};
+use crate::layout::{self, Lens, Prepared, Step};
 use crate::span::Span;
 
 /// The most dimensions an input may have (see *Input safety* in the crate
@@ -42,22 +43,25 @@ pub(crate) const MAX_DIMS: usize = 64;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    pattern: String,
+    pattern: Arc<str>,
     op: Op,
-    /// Every elementary axis: the IR's axes, then one per ellipsis dimension.
-    axes: Vec<PlanAxis>,
-    input_shape: Vec<usize>,
+    /// Every elementary axis' length: the IR's axes, then one per ellipsis
+    /// dimension.
+    lens: Lens,
+    /// Every elementary axis' label, for `Display` and errors.
+    labels: Labels,
+    input_shape: Lens,
     /// For each input dimension, its elementary axes, outermost first.
-    input_dims: Vec<SmallVec<[usize; 4]>>,
+    input_dims: Dims,
     /// The output's elementary axes (kept and new), in output order.
-    kept: Vec<usize>,
+    kept: Lens,
     /// Input axes that the output drops (reduce only).
-    reduced: Vec<usize>,
+    reduced: Lens,
     /// For each output dimension, its range in `kept`.
-    output_dims: Vec<(usize, usize)>,
-    output_shape: Vec<usize>,
+    output_dims: SmallVec<[(usize, usize); 8]>,
+    output_shape: Lens,
     /// How each kept axis, then each reduced axis, reads the input.
-    steps: Vec<Step>,
+    steps: SmallVec<[Step; 8]>,
     /// The view or the copy's loop nest for a standard-layout input, when
     /// the result is not empty (rearrange and repeat). Whether it holds a
     /// view is [`Plan::is_view`]: the same merge that builds the view the
@@ -68,13 +72,51 @@ pub struct Plan {
     /// Where errors about the input point: the input side.
     input_span: Span,
     /// For each output dimension, the group of the pattern it comes from.
-    output_spans: Vec<Span>,
+    output_spans: SmallVec<[Span; 8]>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct PlanAxis {
-    label: String,
-    len: usize,
+/// For each dimension, its elementary axes (inline for up to four
+/// dimensions of up to four axes each: planning allocates only the plan).
+pub(crate) type Dims = SmallVec<[SmallVec<[usize; 4]>; 4]>;
+
+/// The labels of elementary axes: a name is the pattern's text at its
+/// span; the others (`2`, `...0`, einsum's names) are kept in `text`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Labels {
+    spans: SmallVec<[Label; 8]>,
+    text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Label {
+    /// At this span of the pattern.
+    Pattern(Span),
+    /// At this span of [`Labels::text`].
+    Own(Span),
+}
+
+impl Labels {
+    /// A label that is the pattern's text at `span`.
+    fn push_pattern(&mut self, span: Span) {
+        self.spans.push(Label::Pattern(span));
+    }
+
+    /// A label of its own, written by `args`.
+    fn push_own(&mut self, args: fmt::Arguments<'_>) {
+        let start = self.text.len();
+        // Writing to a `String` cannot fail.
+        let _ = self.text.write_fmt(args);
+        self.spans
+            .push(Label::Own(Span::new(start, self.text.len())));
+    }
+
+    /// The label of axis `id` of a plan of `pattern`.
+    fn get<'a>(&'a self, pattern: &'a str, id: usize) -> &'a str {
+        match self.spans[id] {
+            Label::Pattern(span) => &pattern[span.range()],
+            Label::Own(span) => &self.text[span.range()],
+        }
+    }
 }
 
 impl Plan {
@@ -177,7 +219,7 @@ impl Plan {
             return Ok(());
         }
         let kind = ErrorKind::OutputShape {
-            expected: self.output_shape.clone(),
+            expected: self.output_shape.to_vec(),
             found: shape.to_vec(),
         };
         Err(Error::new(&self.pattern, kind, self.output_span))
@@ -195,7 +237,7 @@ impl Plan {
 
     /// The output's elementary axes, in output order, with their lengths.
     pub(crate) fn kept_lens(&self) -> SmallVec<[usize; 8]> {
-        self.kept.iter().map(|&a| self.axes[a].len).collect()
+        self.kept.iter().map(|&a| self.lens[a]).collect()
     }
 
     pub(crate) fn kept(&self) -> &[usize] {
@@ -219,7 +261,7 @@ impl Plan {
     }
 
     pub(crate) fn axis_len(&self, axis: usize) -> usize {
-        self.axes[axis].len
+        self.lens[axis]
     }
 
     pub(crate) fn input_dims(&self) -> &[SmallVec<[usize; 4]>] {
@@ -227,12 +269,12 @@ impl Plan {
     }
 
     pub(crate) fn axis_count(&self) -> usize {
-        self.axes.len()
+        self.lens.len()
     }
 }
 
 /// Specialises `ir` to an input of `shape`.
-pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
+pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
     let err = |kind, span| Error::new(&ir.pattern, kind, span);
     if shape.len() > MAX_DIMS {
         let kind = ErrorKind::TooManyDimensions {
@@ -242,7 +284,7 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         return Err(err(kind, ir.input_span));
     }
     let has_ellipsis = ir.input_ellipsis.is_some();
-    let fixed = ir.input.len() - usize::from(has_ellipsis);
+    let fixed = ir.input().len() - usize::from(has_ellipsis);
     let rank_error = || {
         let kind = ErrorKind::RankMismatch {
             expected: fixed,
@@ -259,25 +301,25 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         0
     };
 
-    let mut lens: Vec<Option<usize>> = ir.axes.iter().map(|a| a.len).collect();
-    let mut labels: Vec<String> = ir
-        .axes
-        .iter()
-        .map(|a| match &a.name {
-            AxisName::Named(n) => n.clone(),
-            AxisName::Anon => a.len.unwrap_or(0).to_string(),
-        })
-        .collect();
+    let mut lens: SmallVec<[Option<usize>; 8]> = ir.axes.iter().map(|a| a.len).collect();
+    let mut labels = Labels::default();
+    for axis in &ir.axes {
+        match axis.name {
+            AxisName::Named => labels.push_pattern(axis.span),
+            AxisName::Anon => labels.push_own(format_args!("{}", axis.len.unwrap_or(0))),
+        }
+    }
     let ellipsis_base = lens.len();
     for i in 0..ellipsis_len {
         lens.push(None);
-        labels.push(format!("...{i}"));
+        labels.push_own(format_args!("...{i}"));
     }
+    let label = |labels: &Labels, id: usize| labels.get(&ir.pattern, id).to_owned();
 
     // Split: each input dimension into its elementary axes.
-    let mut input_dims: Vec<SmallVec<[usize; 4]>> = Vec::with_capacity(shape.len());
-    for group in &ir.input {
-        if group.is_bare_ellipsis(false) {
+    let mut input_dims = Dims::with_capacity(shape.len());
+    for group in ir.input() {
+        if group.is_bare_ellipsis() {
             for i in 0..ellipsis_len {
                 let id = ellipsis_base + i;
                 lens[id] = Some(shape[input_dims.len()]);
@@ -300,10 +342,10 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
 
     // The output's dimensions as groups of axes; only a new axis (repeat)
     // can still be unknown here.
-    let mut output: Vec<SmallVec<[usize; 4]>> = Vec::with_capacity(ir.output.len());
-    let mut output_spans = Vec::with_capacity(ir.output.len());
-    for (group, &paren) in ir.output.iter().zip(&ir.output_parenthesised) {
-        if group.is_bare_ellipsis(paren) {
+    let mut output = Dims::with_capacity(ir.output().len());
+    let mut output_spans = SmallVec::with_capacity(ir.output().len());
+    for group in ir.output() {
+        if group.is_bare_ellipsis() {
             for i in 0..ellipsis_len {
                 output.push(smallvec![ellipsis_base + i]);
                 output_spans.push(group.span);
@@ -320,7 +362,7 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         for &id in &ids {
             if lens[id].is_none() {
                 let kind = ErrorKind::MissingLength {
-                    name: labels[id].clone(),
+                    name: label(&labels, id),
                 };
                 return Err(err(kind, ir.axes[id].span));
             }
@@ -329,26 +371,28 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Plan, Error> {
         output_spans.push(group.span);
     }
     debug_assert!(
-        ir.op == Op::Reduce || {
-            let inputs: Vec<usize> = input_dims.iter().flatten().copied().collect();
-            inputs
+        ir.op == Op::Reduce
+            || input_dims
                 .iter()
+                .flatten()
                 .all(|id| output.iter().flatten().any(|o| o == id))
-        }
     );
-    from_groups(Groups {
-        pattern: &ir.pattern,
-        op: ir.op,
-        labels,
-        // Every axis is known now: from the input, the caller or inference.
-        lens: lens.into_iter().map(|l| l.unwrap_or(0)).collect(),
-        input_shape: shape,
-        input_dims,
-        output,
-        output_spans,
-        input_span: ir.input_span,
-        output_span: ir.output_span,
-    })
+    build(
+        Parts {
+            pattern: Arc::clone(&ir.pattern),
+            op: ir.op,
+            labels,
+            // Every axis is known now: from the input, the caller or inference.
+            lens: lens.iter().map(|l| l.unwrap_or(0)).collect(),
+            input_shape: shape,
+            input_dims,
+            output: &output,
+            output_spans,
+            input_span: ir.input_span,
+            output_span: ir.output_span,
+        },
+        Arc::new,
+    )
 }
 
 /// A plan as data, before its derived parts: the elementary axes with
@@ -381,17 +425,58 @@ pub(crate) struct Groups<'a> {
 /// standard-layout input. The typed constructor behind [`plan`] and the
 /// rearranges einsum lowers to.
 pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
-    let err = |kind, span| Error::new(g.pattern, kind, span);
+    let mut labels = Labels::default();
+    for label in &g.labels {
+        labels.push_own(format_args!("{label}"));
+    }
+    build(
+        Parts {
+            pattern: Arc::from(g.pattern),
+            op: g.op,
+            labels,
+            lens: Lens::from_vec(g.lens),
+            input_shape: g.input_shape,
+            input_dims: Dims::from_vec(g.input_dims),
+            output: &g.output,
+            output_spans: SmallVec::from_vec(g.output_spans),
+            input_span: g.input_span,
+            output_span: g.output_span,
+        },
+        |plan| plan,
+    )
+}
+
+/// [`Groups`] as [`plan`] makes them, without an allocation of their own.
+struct Parts<'a> {
+    pattern: Arc<str>,
+    op: Op,
+    labels: Labels,
+    lens: Lens,
+    input_shape: &'a [usize],
+    input_dims: Dims,
+    output: &'a [SmallVec<[usize; 4]>],
+    output_spans: SmallVec<[Span; 8]>,
+    input_span: Span,
+    output_span: Span,
+}
+
+/// The plan of `g`, as [`from_groups`] describes, passed to `wrap` (which
+/// [`plan`] uses to build it straight into its `Arc`, with no copy of the
+/// plan in between).
+fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
+    let err = |kind, span| Error::new(&g.pattern, kind, span);
     debug_assert_eq!(g.input_dims.len(), g.input_shape.len());
-    let mut kept = Vec::new();
-    let mut output_dims = Vec::with_capacity(g.output.len());
-    let mut output_shape = Vec::with_capacity(g.output.len());
+    // Read through a slice: indexing a `SmallVec` checks where it lives.
+    let lens: &[usize] = &g.lens;
+    let mut kept = Lens::new();
+    let mut output_dims = SmallVec::with_capacity(g.output.len());
+    let mut output_shape = Lens::with_capacity(g.output.len());
     for (ids, &span) in g.output.iter().zip(&g.output_spans) {
         let start = kept.len();
         let mut len: usize = 1;
         for &id in ids {
             len = len
-                .checked_mul(g.lens[id])
+                .checked_mul(lens[id])
                 .ok_or_else(|| err(ErrorKind::Overflow, span))?;
             kept.push(id);
         }
@@ -405,19 +490,14 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
     if layout::checked_size(&output_shape).is_none() {
         return Err(err(ErrorKind::Overflow, g.output_span));
     }
-    let split: SmallVec<[usize; 8]> = g
-        .input_dims
-        .iter()
-        .flatten()
-        .map(|&id| g.lens[id])
-        .collect();
+    let split: Lens = g.input_dims.iter().flatten().map(|&id| lens[id]).collect();
     if layout::checked_size(&split).is_none() {
         return Err(err(ErrorKind::Overflow, g.input_span));
     }
-    if layout::checked_size(&g.lens).is_none() {
+    if layout::checked_size(lens).is_none() {
         return Err(err(ErrorKind::Overflow, g.output_span));
     }
-    let reduced: Vec<usize> = g
+    let reduced: Lens = g
         .input_dims
         .iter()
         .flatten()
@@ -428,9 +508,9 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
     // Each elementary axis steps through its input dimension by the product
     // of the lengths of the axes after it in that dimension's group. (With
     // a length 0 the input is empty and the steps are never read.)
-    let mut sources: Vec<Option<(usize, usize)>> = vec![None; g.lens.len()];
+    let mut sources: SmallVec<[Option<(usize, usize)>; 8]> = smallvec![None; lens.len()];
     for (dim, ids) in g.input_dims.iter().enumerate() {
-        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| g.lens[id]).collect();
+        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| lens[id]).collect();
         for (&id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
             sources[id] = Some((dim, mult));
         }
@@ -439,26 +519,21 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
         .iter()
         .chain(&reduced)
         .map(|&id| match sources[id] {
-            Some((dim, mult)) => Step::along(g.lens[id], dim, mult),
-            None => Step::broadcast(g.lens[id]),
+            Some((dim, mult)) => Step::along(lens[id], dim, mult),
+            None => Step::broadcast(lens[id]),
         })
         .collect();
     let prepared = if reduced.is_empty() {
-        Prepared::new(g.input_shape, &g.input_dims, &g.lens, &kept, &output_dims)
+        Prepared::new(g.input_shape, &g.input_dims, lens, &kept, &output_dims)
     } else {
         None
     };
-    let axes = g
-        .labels
-        .into_iter()
-        .zip(g.lens)
-        .map(|(label, len)| PlanAxis { label, len })
-        .collect();
-    Ok(Plan {
-        pattern: g.pattern.to_owned(),
+    Ok(wrap(Plan {
+        pattern: g.pattern,
         op: g.op,
-        axes,
-        input_shape: g.input_shape.to_vec(),
+        lens: g.lens,
+        labels: g.labels,
+        input_shape: g.input_shape.into(),
         input_dims: g.input_dims,
         kept,
         reduced,
@@ -469,7 +544,7 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
         output_span: g.output_span,
         input_span: g.input_span,
         output_spans: g.output_spans,
-    })
+    }))
 }
 
 /// What a group of axes says about the dimension it splits.
@@ -536,22 +611,20 @@ pub(crate) fn infer_group(
 fn infer(
     ir: &Ir,
     lens: &mut [Option<usize>],
-    labels: &[String],
+    labels: &Labels,
     ids: &[usize],
     dim: usize,
     length: usize,
     span: Span,
 ) -> Result<(), Error> {
     let err = |kind| Error::new(&ir.pattern, kind, span);
+    let label = |id: usize| labels.get(&ir.pattern, id).to_owned();
     // Shown as "b = 2", "b * c = 6", "2" or "1".
     let describe = |lens: &[Option<usize>], product: usize| KnownLengths {
         axes: ids
             .iter()
             .filter(|&&id| lens[id].is_some())
-            .map(|&id| match &ir.axes[id].name {
-                AxisName::Named(n) => n.clone(),
-                AxisName::Anon => labels[id].clone(),
-            })
+            .map(|&id| label(id))
             .collect(),
         product,
     };
@@ -562,7 +635,7 @@ fn infer(
             Ok(())
         }
         Ok(Inference::Unknown(many)) => {
-            let names = many.iter().map(|&id| labels[id].clone()).collect();
+            let names = many.iter().map(|&id| label(id)).collect();
             Err(err(ErrorKind::Underdetermined { names }))
         }
         Err(GroupError::Overflow) => Err(err(ErrorKind::Overflow)),
@@ -577,7 +650,7 @@ fn infer(
             divisor: describe(lens, known),
         })),
         Err(GroupError::Zero { id }) => Err(err(ErrorKind::ZeroInGroup {
-            name: labels[id].clone(),
+            name: label(id),
             dim,
             length,
             zero: describe(lens, 0),
@@ -590,7 +663,7 @@ impl fmt::Display for Plan {
     /// merge, the same as primitive ops ([`Plan::recipe`]), and whether a
     /// standard-layout input gives a view.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let axis = |id: &usize| self.axes[*id].label.as_str();
+        let axis = |id: &usize| self.axis_label(*id);
         let groups = |dims: &mut dyn Iterator<Item = &[usize]>| -> String {
             dims.map(|ids| {
                 let names: Vec<&str> = ids.iter().map(axis).collect();
@@ -606,10 +679,8 @@ impl fmt::Display for Plan {
             self.pattern,
             self.input_shape
         )?;
-        let all: Vec<String> = self
-            .axes
-            .iter()
-            .map(|a| format!("{}={}", a.label, a.len))
+        let all: Vec<String> = (0..self.axis_count())
+            .map(|a| format!("{}={}", self.axis_label(a), self.lens[a]))
             .collect();
         writeln!(f, "  axes:    {}", all.join(" "))?;
         let split = groups(&mut self.input_dims.iter().map(|d| d.as_slice()));
@@ -657,7 +728,7 @@ impl Plan {
 
     /// An elementary axis' name as the plan's `Display` shows it.
     pub(crate) fn axis_label(&self, axis: usize) -> &str {
-        &self.axes[axis].label
+        self.labels.get(&self.pattern, axis)
     }
 }
 

@@ -4,7 +4,8 @@
 //! axes, axes on the wrong side, anonymous axes where they mean nothing,
 //! ellipsis placement. Every error points into the pattern text.
 
-use rustc_hash::FxHashMap as HashMap;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
@@ -14,7 +15,11 @@ use crate::ir::{Axis, AxisId, AxisName, Group, Ir, Item, Op};
 use crate::span::Span;
 
 /// Resolves a parsed pattern for `op`.
-pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
+pub(crate) fn resolve<N: Deref<Target = str>>(
+    text: &str,
+    ast: &Pattern<N>,
+    op: Op,
+) -> Result<Ir, Error> {
     let err = |kind, span| Error::new(text, kind, span);
     if let Some(second) = ast.inputs.get(1) {
         let what = "`,`";
@@ -30,22 +35,29 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
     check_side(text, lhs, Side::Input, op)?;
     check_side(text, rhs, Side::Output, op)?;
 
-    let mut axes: Vec<Axis> = Vec::new();
-    let mut by_name: HashMap<&str, AxisId> = HashMap::default();
-    let mut input = Vec::with_capacity(lhs.terms.len());
+    // A named axis' span is its name, so the names are `text[span]`:
+    // looked up by a scan of the few axes, never copied.
+    let atoms = lhs.atoms().count() + rhs.atoms().count();
+    let mut axes: Vec<Axis> = Vec::with_capacity(atoms);
+    let mut groups = Vec::with_capacity(lhs.terms.len() + rhs.terms.len());
     for term in &lhs.terms {
-        let mut items = SmallVec::new();
+        // Filled in place: a group is too large to move cheaply.
+        groups.push(Group {
+            items: SmallVec::new(),
+            span: term.span(),
+            parenthesised: matches!(term, Term::Group { .. }),
+        });
+        let g = groups.len() - 1;
+        let items = &mut groups[g].items;
         for atom in term.atoms() {
             match &atom.kind {
-                AtomKind::Name(name) => {
-                    let id = AxisId(axes.len());
+                AtomKind::Name(_) => {
+                    items.push(Item::Axis(AxisId(axes.len())));
                     axes.push(Axis {
-                        name: AxisName::Named(name.clone()),
+                        name: AxisName::Named,
                         span: atom.span,
                         len: None,
                     });
-                    by_name.insert(name, id);
-                    items.push(Item::Axis(id));
                 }
                 AtomKind::Number(1) => {}
                 AtomKind::Number(n) => {
@@ -69,38 +81,50 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
                 AtomKind::Star | AtomKind::Skip => {}
             }
         }
-        input.push(Group {
-            items,
-            span: term.span(),
-        });
     }
+    let inputs = groups.len();
+    let input_axes = axes.len();
+    // Which input axes the output names.
+    let mut on_right: SmallVec<[bool; 16]> = SmallVec::from_elem(false, input_axes);
 
-    let mut output = Vec::with_capacity(rhs.terms.len());
-    let mut output_parenthesised = Vec::with_capacity(rhs.terms.len());
     for term in &rhs.terms {
-        let mut items = SmallVec::new();
+        groups.push(Group {
+            items: SmallVec::new(),
+            span: term.span(),
+            parenthesised: matches!(term, Term::Group { .. }),
+        });
+        let g = groups.len() - 1;
+        let items = &mut groups[g].items;
         for atom in term.atoms() {
             match &atom.kind {
                 AtomKind::Name(name) => {
-                    if let Some(&id) = by_name.get(name.as_str()) {
-                        items.push(Item::Axis(id));
+                    let name = name.as_bytes();
+                    let input = axes[..input_axes].iter().position(|a| {
+                        a.name == AxisName::Named
+                            && text
+                                .as_bytes()
+                                .get(a.span.range())
+                                .is_some_and(|n| same_name(n, name))
+                    });
+                    if let Some(id) = input {
+                        on_right[id] = true;
+                        items.push(Item::Axis(AxisId(id)));
                         continue;
                     }
                     if op != Op::Repeat {
                         let kind = ErrorKind::OneSidedAxis {
-                            name: name.clone(),
+                            name: text[atom.span.range()].to_owned(),
                             side: Side::Output,
                             op: op.name(),
                         };
                         return Err(err(kind, atom.span));
                     }
-                    let id = AxisId(axes.len());
+                    items.push(Item::Axis(AxisId(axes.len())));
                     axes.push(Axis {
-                        name: AxisName::Named(name.clone()),
+                        name: AxisName::Named,
                         span: atom.span,
                         len: None,
                     });
-                    items.push(Item::Axis(id));
                 }
                 AtomKind::Number(1) => {}
                 AtomKind::Number(n) => {
@@ -124,38 +148,25 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
                 AtomKind::Star | AtomKind::Skip => {}
             }
         }
-        output.push(Group {
-            items,
-            span: term.span(),
-        });
-        output_parenthesised.push(matches!(term, Term::Group { .. }));
     }
 
-    // Input axes missing from the output: fine for reduce only.
-    if op != Op::Reduce {
-        for term in &lhs.terms {
-            for atom in term.atoms() {
-                let AtomKind::Name(name) = &atom.kind else {
-                    continue;
-                };
-                let on_right = rhs
-                    .atoms()
-                    .any(|a| matches!(&a.kind, AtomKind::Name(n) if n == name));
-                if !on_right {
-                    let kind = ErrorKind::OneSidedAxis {
-                        name: name.clone(),
-                        side: Side::Input,
-                        op: op.name(),
-                    };
-                    return Err(err(kind, atom.span));
-                }
-            }
-        }
+    // Input axes missing from the output: fine for reduce only. (An
+    // anonymous input axis exists only for reduce.)
+    if op != Op::Reduce
+        && let Some(id) = on_right.iter().position(|&right| !right)
+    {
+        let span = axes[id].span;
+        let kind = ErrorKind::OneSidedAxis {
+            name: text[span.range()].to_owned(),
+            side: Side::Input,
+            op: op.name(),
+        };
+        return Err(err(kind, span));
     }
 
-    let ellipsis_span = |e: &Expr| {
+    let ellipsis_span = |e: &Expr<N>| {
         e.atoms()
-            .find(|a| a.kind == AtomKind::Ellipsis)
+            .find(|a| matches!(a.kind, AtomKind::Ellipsis))
             .map(|a| a.span)
     };
     let input_ellipsis = ellipsis_span(lhs);
@@ -178,12 +189,11 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
     }
 
     Ok(Ir {
-        pattern: text.to_owned(),
+        pattern: Arc::from(text),
         op,
         axes,
-        input,
-        output,
-        output_parenthesised,
+        groups,
+        inputs,
         input_span: lhs.span,
         output_span: rhs.span,
         input_ellipsis,
@@ -192,9 +202,16 @@ pub(crate) fn resolve(text: &str, ast: &Pattern, op: Op) -> Result<Ir, Error> {
 
 /// Rules local to one side: constructs the operation does not accept,
 /// duplicate names, ellipsis count and placement.
-fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> {
+fn check_side<N: Deref<Target = str>>(
+    text: &str,
+    expr: &Expr<N>,
+    side: Side,
+    op: Op,
+) -> Result<(), Error> {
     let err = |kind, span| Error::new(text, kind, span);
-    let mut seen: HashMap<&str, Span> = HashMap::default();
+    // The names seen so far: a pattern has a handful, so a scan beats
+    // hashing.
+    let mut seen: SmallVec<[(&str, Span); 16]> = SmallVec::new();
     let mut ellipsis: Option<Span> = None;
     for term in &expr.terms {
         let in_group = matches!(term, Term::Group { .. });
@@ -214,7 +231,20 @@ fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> 
                     };
                     return Err(err(kind, atom.span));
                 }
-                AtomKind::Name(name) => first_use(text, &mut seen, name, atom.span, side)?,
+                AtomKind::Name(name) => {
+                    let name: &str = name;
+                    if let Some(&(_, first)) = seen
+                        .iter()
+                        .find(|&&(n, _)| same_name(n.as_bytes(), name.as_bytes()))
+                    {
+                        let kind = ErrorKind::DuplicateAxis {
+                            name: name.to_owned(),
+                            side,
+                        };
+                        return Err(err(kind, atom.span).with_aux(first));
+                    }
+                    seen.push((name, atom.span));
+                }
                 AtomKind::Ellipsis => {
                     if let Some(first) = ellipsis {
                         return Err(err(ErrorKind::DuplicateEllipsis, atom.span).with_aux(first));
@@ -229,6 +259,12 @@ fn check_side(text: &str, expr: &Expr, side: Side, op: Op) -> Result<(), Error> 
         }
     }
     Ok(())
+}
+
+/// `a == b`, byte by byte: for names of a few bytes, faster than the
+/// `memcmp` call that string equality makes.
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Records the use of axis `name` at `span`, or reports it as a duplicate
@@ -288,9 +324,9 @@ mod tests {
     fn rearrange_ok() {
         let ir = r("b (c1 c2) h w -> b (c2 c1) h w", Op::Rearrange).unwrap();
         assert_eq!(ir.axes.len(), 5);
-        assert_eq!(ir.input.len(), 4);
+        assert_eq!(ir.input().len(), 4);
         assert_eq!(
-            ir.output[1].items.as_slice(),
+            ir.output()[1].items.as_slice(),
             [Item::Axis(AxisId(2)), Item::Axis(AxisId(1))]
         );
     }
@@ -298,9 +334,9 @@ mod tests {
     #[test]
     fn unit_axes_are_empty_groups() {
         let ir = r("a () 1 (b 1) -> a b", Op::Rearrange).unwrap();
-        assert!(ir.input[1].items.is_empty());
-        assert!(ir.input[2].items.is_empty());
-        assert_eq!(ir.input[3].items.len(), 1);
+        assert!(ir.input()[1].items.is_empty());
+        assert!(ir.input()[2].items.is_empty());
+        assert_eq!(ir.input()[3].items.len(), 1);
     }
 
     #[test]

@@ -148,6 +148,29 @@ proptest! {
     }
 
     #[test]
+    fn split_each_is_split_in_turn(l in layout(), picks in prop::collection::vec(0usize..16, 5)) {
+        let mut lens: Vec<Vec<usize>> = Vec::new();
+        for (&len, &p) in l.shape.iter().zip(&picks) {
+            let ds = divisors(len);
+            let inner = ds[p % ds.len()];
+            lens.push(vec![len / inner, inner]);
+        }
+        let mut expected = l.clone();
+        for (axis, lens) in lens.iter().enumerate().rev() {
+            expected = expected.split(axis, lens).unwrap();
+        }
+        let each = |lens: &[Vec<usize>]| l.split_each(lens.iter().map(|l| l.iter().copied()));
+        prop_assert_eq!(each(&lens), Some(expected));
+        // One list too few, and a list that does not multiply out.
+        if !lens.is_empty() {
+            prop_assert!(each(&lens[1..]).is_none());
+            let mut wrong = lens.clone();
+            wrong[0].push(2);
+            prop_assert!(each(&wrong).is_none());
+        }
+    }
+
+    #[test]
     fn split_into_covers_the_dimensions(l in layout(), picks in prop::collection::vec(0usize..16, 5)) {
         let mut lens = Vec::new();
         for (&len, &p) in l.shape.iter().zip(&picks) {

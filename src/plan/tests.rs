@@ -24,7 +24,9 @@ fn rearrange(pattern: &str, lengths: &[(&str, usize)], shape: &[usize]) -> Plan 
 
 /// Every elementary axis with its length, as `Display` lists them.
 fn axes(plan: &Plan) -> Vec<(String, usize)> {
-    plan.axes.iter().map(|a| (a.label.clone(), a.len)).collect()
+    (0..plan.axis_count())
+        .map(|a| (plan.axis_label(a).to_owned(), plan.axis_len(a)))
+        .collect()
 }
 
 #[test]
