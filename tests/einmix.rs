@@ -375,3 +375,31 @@ fn triples(a: usize, b: usize, c: usize) -> Vec<(usize, usize, usize)> {
     }
     v
 }
+
+/// Zero-length axes through `apply_into` with an output group: an empty
+/// output is fine, and an empty contraction (`ci = 0`) is refused at
+/// construction, as einops refuses a layer with nothing to mix.
+#[test]
+fn apply_into_an_output_group_with_zero_lengths() {
+    let lens = [("g", 2), ("ci", 4), ("co", 3)];
+    let mix = EinMix::<f32>::new("(g ci) n -> (g co) n", "g co ci", Some("g co"), &lens)
+        .unwrap()
+        .with_seed(1);
+    let mut out = Array2::<f32>::zeros((6, 0));
+    mix.apply_into(&Array2::<f32>::zeros((8, 0)), &mut out)
+        .unwrap();
+    let e = mix
+        .apply_into(
+            &Array2::<f32>::zeros((8, 0)),
+            &mut Array2::<f32>::zeros((5, 0)),
+        )
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutputShape { .. }));
+    let empty = EinMix::<f32>::new(
+        "(g ci) n -> (g co) n",
+        "g co ci",
+        Some("g co"),
+        &[("g", 2), ("ci", 0), ("co", 3)],
+    );
+    assert!(matches!(empty.unwrap_err().kind(), ErrorKind::ZeroFanIn));
+}
