@@ -41,7 +41,14 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
     let mut axes: Vec<Axis> = Vec::with_capacity(atoms);
     let mut groups = Vec::with_capacity(lhs.terms.len() + rhs.terms.len());
     for term in &lhs.terms {
-        let items = push_group(&mut groups, term);
+        // Filled in place: a group is too large to move cheaply.
+        groups.push(Group {
+            items: SmallVec::new(),
+            span: term.span(),
+            parenthesised: matches!(term, Term::Group { .. }),
+        });
+        let g = groups.len() - 1;
+        let items = &mut groups[g].items;
         for atom in term.atoms() {
             match &atom.kind {
                 AtomKind::Name(_) => {
@@ -81,7 +88,13 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
     let mut on_right: SmallVec<[bool; 16]> = SmallVec::from_elem(false, input_axes);
 
     for term in &rhs.terms {
-        let items = push_group(&mut groups, term);
+        groups.push(Group {
+            items: SmallVec::new(),
+            span: term.span(),
+            parenthesised: matches!(term, Term::Group { .. }),
+        });
+        let g = groups.len() - 1;
+        let items = &mut groups[g].items;
         for atom in term.atoms() {
             match &atom.kind {
                 AtomKind::Name(name) => {
@@ -246,18 +259,6 @@ fn check_side<N: Deref<Target = str>>(
         }
     }
     Ok(())
-}
-
-/// A new, empty group for `term` at the end of `groups`, to be filled in
-/// place (a group is too large to move cheaply): its items.
-fn push_group<'g, N>(groups: &'g mut Vec<Group>, term: &Term<N>) -> &'g mut SmallVec<[Item; 4]> {
-    groups.push(Group {
-        items: SmallVec::new(),
-        span: term.span(),
-        parenthesised: matches!(term, Term::Group { .. }),
-    });
-    let last = groups.len() - 1;
-    &mut groups[last].items
 }
 
 /// `a == b`, byte by byte: for names of a few bytes, faster than the
