@@ -219,6 +219,12 @@ fn split_pool<T>(v: ArrayViewD<'_, T>) -> ArrayViewD<'_, T> {
 }
 
 fn main() {
+    // Workload names given as arguments (`-- W2 W3`) pick those alone.
+    let picked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| picked.is_empty() || picked.iter().any(|p| p == name);
     let ev = Evictor::new();
     let mut rows = Vec::new();
 
@@ -227,52 +233,58 @@ fn main() {
         .unwrap()
         .with("c1", 3)
         .unwrap();
-    rows.push(rearrange(
-        &ev,
-        "W1",
-        &[32, 240, 28, 28],
-        op,
-        |v| {
-            v.into_shape_with_order(IxDyn(&[32, 3, 80, 28 * 28]))
-                .unwrap()
-                .permuted_axes(IxDyn(&[0, 2, 1, 3]))
-                .as_standard_layout()
-                .into_owned()
-                .into_shape_with_order(IxDyn(&[32, 240, 28, 28]))
-                .unwrap()
-        },
-        1,
-    ));
+    if wanted("W1") {
+        rows.push(rearrange(
+            &ev,
+            "W1",
+            &[32, 240, 28, 28],
+            op,
+            |v| {
+                v.into_shape_with_order(IxDyn(&[32, 3, 80, 28 * 28]))
+                    .unwrap()
+                    .permuted_axes(IxDyn(&[0, 2, 1, 3]))
+                    .as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&[32, 240, 28, 28]))
+                    .unwrap()
+            },
+            1,
+        ));
+    }
 
     // W2: a large matrix transpose (power-of-two row strides).
     let op = Rearrange::new("h w -> w h").unwrap();
-    rows.push(rearrange(
-        &ev,
-        "W2",
-        &[4096, 4096],
-        op,
-        |v| {
-            v.permuted_axes(IxDyn(&[1, 0]))
-                .as_standard_layout()
-                .into_owned()
-        },
-        1,
-    ));
+    if wanted("W2") {
+        rows.push(rearrange(
+            &ev,
+            "W2",
+            &[4096, 4096],
+            op,
+            |v| {
+                v.permuted_axes(IxDyn(&[1, 0]))
+                    .as_standard_layout()
+                    .into_owned()
+            },
+            1,
+        ));
+    }
 
     // W3: channels-last to channels-first.
     let op = Rearrange::new("b h w c -> b c h w").unwrap();
-    rows.push(rearrange(
-        &ev,
-        "W3",
-        &[64, 32, 32, 64],
-        op,
-        |v| {
-            v.permuted_axes(IxDyn(&[0, 3, 1, 2]))
-                .as_standard_layout()
-                .into_owned()
-        },
-        1,
-    ));
+    if wanted("W3") {
+        rows.push(rearrange(
+            &ev,
+            "W3",
+            &[64, 32, 32, 64],
+            op,
+            |v| {
+                v.permuted_axes(IxDyn(&[0, 3, 1, 2]))
+                    .as_standard_layout()
+                    .into_owned()
+            },
+            1,
+        ));
+    }
 
     // W4: space-to-depth.
     let op = Rearrange::new("b (h h2) (w w2) c -> b h w (h2 w2 c)")
@@ -281,65 +293,73 @@ fn main() {
         .unwrap()
         .with("w2", 2)
         .unwrap();
-    rows.push(rearrange(
-        &ev,
-        "W4",
-        &[16, 64, 64, 48],
-        op,
-        |v| {
-            v.into_shape_with_order(IxDyn(&[16, 32, 2, 32, 2, 48]))
-                .unwrap()
-                .permuted_axes(IxDyn(&[0, 1, 3, 2, 4, 5]))
-                .as_standard_layout()
-                .into_owned()
-                .into_shape_with_order(IxDyn(&[16, 32, 32, 2 * 2 * 48]))
-                .unwrap()
-        },
-        1,
-    ));
+    if wanted("W4") {
+        rows.push(rearrange(
+            &ev,
+            "W4",
+            &[16, 64, 64, 48],
+            op,
+            |v| {
+                v.into_shape_with_order(IxDyn(&[16, 32, 2, 32, 2, 48]))
+                    .unwrap()
+                    .permuted_axes(IxDyn(&[0, 1, 3, 2, 4, 5]))
+                    .as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&[16, 32, 32, 2 * 2 * 48]))
+                    .unwrap()
+            },
+            1,
+        ));
+    }
 
     // W5: the per-call cost on a tiny array, `apply_into` (a copy).
     let op = Rearrange::new("b c h w -> b (h w) c").unwrap();
-    rows.push(rearrange(
-        &ev,
-        "W5",
-        &[2, 3, 4, 5],
-        op,
-        |v| {
-            v.permuted_axes(IxDyn(&[0, 2, 3, 1]))
-                .as_standard_layout()
-                .into_owned()
-                .into_shape_with_order(IxDyn(&[2, 20, 3]))
-                .unwrap()
-        },
-        10_000,
-    ));
+    if wanted("W5") {
+        rows.push(rearrange(
+            &ev,
+            "W5",
+            &[2, 3, 4, 5],
+            op,
+            |v| {
+                v.permuted_axes(IxDyn(&[0, 2, 3, 1]))
+                    .as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&[2, 20, 3]))
+                    .unwrap()
+            },
+            10_000,
+        ));
+    }
 
     // W6: 2 × 2 mean pooling of f32.
-    rows.push(pool(
-        &ev,
-        "W6",
-        Reduction::Mean,
-        |i| (i % 1000) as f32 / 8.0,
-        |v| {
-            split_pool(v)
-                .mean_axis(Axis(5))
-                .unwrap()
-                .mean_axis(Axis(3))
-                .unwrap()
-        },
-        |a: &f32, b: &f32| (a - b).abs() <= 1e-5 * b.abs().max(1.0),
-    ));
+    if wanted("W6") {
+        rows.push(pool(
+            &ev,
+            "W6",
+            Reduction::Mean,
+            |i| (i % 1000) as f32 / 8.0,
+            |v| {
+                split_pool(v)
+                    .mean_axis(Axis(5))
+                    .unwrap()
+                    .mean_axis(Axis(3))
+                    .unwrap()
+            },
+            |a: &f32, b: &f32| (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+        ));
+    }
 
     // W7: 2 × 2 sum pooling of i32 (integer arithmetic, no SIMD float path).
-    rows.push(pool(
-        &ev,
-        "W7",
-        Reduction::Sum,
-        |i| (i % 1000) as i32 - 500,
-        |v| split_pool(v).sum_axis(Axis(5)).sum_axis(Axis(3)),
-        |a: &i32, b: &i32| a == b,
-    ));
+    if wanted("W7") {
+        rows.push(pool(
+            &ev,
+            "W7",
+            Reduction::Sum,
+            |i| (i % 1000) as i32 - 500,
+            |v| split_pool(v).sum_axis(Axis(5)).sum_axis(Axis(3)),
+            |a: &i32, b: &i32| a == b,
+        ));
+    }
 
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
     println!("RAYON_NUM_THREADS: {threads}, {}", cores());

@@ -114,7 +114,7 @@ impl Word for u16 {
 }
 
 impl Word for u32 {
-    const TILE: (usize, usize) = (64, 16);
+    const TILE: (usize, usize) = (256, 16);
 
     #[cfg(target_arch = "x86_64")]
     unsafe fn transpose_avx(t: &Tile<u32, u32>, stream: bool) -> bool {

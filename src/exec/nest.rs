@@ -166,35 +166,49 @@ unsafe fn nest_body<M: Mover>(
                 .map(|(_, &l)| l)
                 .collect();
             let (tb, tj) = M::TILE;
+            let group = tiles_per_sweep::<M::Src>(inner.src, tj);
             // Bands of `tb` along the input's fastest axis, each swept in
             // tiles along the output's: the output's lines are written in
             // order within a band, and each input line read in one tile.
+            // Where every step of the sweep lands on another page of the
+            // input, the sweep is cut into groups of `group` tiles and
+            // every band crosses one group before the next: the pages a
+            // group touches stay in the TLB while the bands walk them.
             odometer(&outer, |so, d_o| {
                 // The first tile along the output's lines is cut short so
                 // that the others start on a cache line of the output.
                 let head = m.head(dst.wrapping_offset(d_o), inner.dst, tj);
-                let starts = (head > 0)
-                    .then_some(0)
-                    .into_iter()
-                    .chain((head..inner.len).step_by(tj));
-                for i0 in (0..b.len).step_by(tb) {
-                    for j0 in starts.clone() {
-                        let n = if j0 < head { head } else { tj };
-                        let (i, j) = (i0 as isize, j0 as isize);
-                        // SAFETY: the outer loops' offsets plus the
-                        // tiles', which cover `b` and `inner` exactly
-                        // once, are the nest's offsets.
-                        unsafe {
-                            m.tile(Tile {
-                                src: src.offset(so + i * b.src + j * inner.src),
-                                dst: dst.offset(d_o + i * b.dst + j * inner.dst),
-                                m: tb.min(b.len - i0),
-                                si: b.src,
-                                di: b.dst,
-                                n: n.min(inner.len - j0),
-                                sj: inner.src,
-                                dj: inner.dst,
-                            })
+                let start = |t: usize| match (head, t) {
+                    (0, t) => t * tj,
+                    (_, 0) => 0,
+                    (h, t) => h + (t - 1) * tj,
+                };
+                let tiles = match head {
+                    0 => inner.len.div_ceil(tj),
+                    h => 1 + inner.len.saturating_sub(h).div_ceil(tj),
+                };
+                let at = |i0: usize, t: usize| {
+                    let (j0, j1) = (start(t), start(t + 1).min(inner.len));
+                    let (i, j) = (i0 as isize, j0 as isize);
+                    Tile {
+                        src: src.wrapping_offset(so + i * b.src + j * inner.src),
+                        dst: dst.wrapping_offset(d_o + i * b.dst + j * inner.dst),
+                        m: tb.min(b.len - i0),
+                        si: b.src,
+                        di: b.dst,
+                        n: j1 - j0,
+                        sj: inner.src,
+                        dj: inner.dst,
+                    }
+                };
+                for g in (0..tiles).step_by(group) {
+                    let end = tiles.min(g + group);
+                    for i0 in (0..b.len).step_by(tb) {
+                        for t in g..end {
+                            // SAFETY: the outer loops' offsets plus the
+                            // tiles', which cover `b` and `inner` exactly
+                            // once, are the nest's offsets.
+                            unsafe { m.tile(at(i0, t)) }
                         }
                     }
                 }
@@ -202,6 +216,23 @@ unsafe fn nest_body<M: Mover>(
         }
     }
 }
+
+/// How many tiles of `tj` steps, each step `stride` elements of `T` on
+/// the input, one group of a sweep takes: all of them (`usize::MAX`) while
+/// a step stays within a 4 KiB page, else as many as keep the pages one
+/// group touches to about [`SWEEP_PAGES`].
+fn tiles_per_sweep<T>(stride: isize, tj: usize) -> usize {
+    let step = stride.unsigned_abs().saturating_mul(size_of::<T>());
+    if step < 4096 {
+        usize::MAX
+    } else {
+        (SWEEP_PAGES / tj).max(1)
+    }
+}
+
+/// The input pages one group of a tiled sweep touches: well inside a
+/// second-level TLB of 1.5–3 K entries, with room for the output's.
+const SWEEP_PAGES: usize = 512;
 
 /// Calls `f` with the input and output offsets of every index of `loops`
 /// (outermost first), the innermost loop unrolled out of the carry logic.

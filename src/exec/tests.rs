@@ -181,7 +181,7 @@ fn copy_of_strings_equals_index_arithmetic() {
     }
 }
 
-/// Shapes whose two axes straddle the tile lengths (64 × 16 for 4-byte
+/// Shapes whose two axes straddle the tile lengths (256 × 16 for 4-byte
 /// elements, 32 × 8 for 8-byte ones) and the SIMD blocks (8 and 4 wide).
 /// Miri takes the scalar path, so it needs only the tile edges.
 const EDGES: &[usize] = if cfg!(miri) {
@@ -212,6 +212,35 @@ fn transposes_of_words_straddle_tiles() {
             copy::copy(&Source::new(&v, &steps), &mut out);
             assert_eq!(out, naive(&v, &steps), "{a} x {b}");
         }
+    }
+}
+
+/// Transposes whose input steps a page or more at a time along the
+/// output's lines, long enough that their sweeps are cut into groups of
+/// tiles (and end in a part group), into outputs that start on a cache
+/// line and off it. Too large for Miri, which takes the scalar path the
+/// other tests cover.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn transposes_sweep_in_page_groups() {
+    for (a, b) in [(1100, 1030), (530, 2053)] {
+        let base = ArrayD::from_shape_vec(IxDyn(&[a, b]), (0..(a * b) as u32).collect()).unwrap();
+        let v = base.view();
+        let steps = [Step::along(b, 1, 1), Step::along(a, 0, 1)];
+        let want = naive(&v, &steps);
+        for skip in [0, 3] {
+            let mut out = vec![u32::MAX; skip + a * b];
+            let view = ArrayViewMutD::from_shape(IxDyn(&[b, a]), &mut out[skip..]).unwrap();
+            copy::copy_into(&Source::new(&v, &steps), view);
+            assert_eq!(out[skip..], want[..], "{a} x {b}, {skip} in");
+        }
+        // 8-byte elements step 4 KiB at half the stride.
+        let base = base.mapv(|x| x as u64);
+        let v = base.view();
+        let mut out = Vec::with_capacity(a * b);
+        copy::copy(&Source::new(&v, &steps), &mut out);
+        let want: Vec<u64> = want.iter().map(|&x| x as u64).collect();
+        assert_eq!(out, want, "{a} x {b}, u64");
     }
 }
 
