@@ -11,11 +11,52 @@ use ndarray::{ArrayViewMut2, Axis};
 /// installed in when there are several items, else in place. Outside a
 /// pool (the one-thread runner installs none) everything runs in place:
 /// rayon's global pool would bring in every core.
+///
+/// On the pool, the caller and the pool's other threads claim items one
+/// at a time. A thread that has not got a core yet (the machine's other
+/// cores busy with other work) costs the call nothing, since the caller
+/// takes the items it would have; one that is descheduled mid-item holds
+/// up only that item. (rayon's parallel iterators split the items in
+/// halves instead; this was 3% faster at two threads and batch 1, medians
+/// of 200 forward passes each, the two alternating in one process.)
 pub fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
     #[cfg(feature = "rayon")]
     if items.len() > 1 && rayon::current_thread_index().is_some() {
-        use rayon::iter::{IntoParallelIterator, ParallelIterator};
-        return items.into_par_iter().map(f).collect();
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::{Mutex, PoisonError};
+        let n = items.len();
+        let slots: Vec<Mutex<(Option<T>, Option<R>)>> = items
+            .into_iter()
+            .map(|t| Mutex::new((Some(t), None)))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let work = || {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(slot) = slots.get(i) else {
+                    return;
+                };
+                // Each index is claimed once: its lock is never contended.
+                let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(t) = slot.0.take() {
+                    slot.1 = Some(f(t));
+                }
+            }
+        };
+        rayon::scope(|s| {
+            for _ in 1..rayon::current_num_threads().min(n) {
+                s.spawn(|_| work());
+            }
+            work();
+        });
+        // The scope has waited for every claimed item: all are computed.
+        return slots
+            .into_iter()
+            .map(|m| {
+                let (_, r) = m.into_inner().unwrap_or_else(PoisonError::into_inner);
+                r.expect("every item was claimed and computed")
+            })
+            .collect();
     }
     items.into_iter().map(f).collect()
 }
@@ -122,5 +163,36 @@ mod tests {
         let mut data = vec![0.0; 12];
         let parts = split_items(&mut data, &[0..1, 1..3], 4);
         assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [4, 8]);
+    }
+
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn map_keeps_the_items_order_on_a_pool() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for n in [0, 1, 2, 3, 17] {
+            let items: Vec<usize> = (0..n).collect();
+            // Uneven work, so the threads finish out of order.
+            let got = pool.install(|| {
+                map(items, |i| {
+                    let mut x = i as u64;
+                    for _ in 0..(i % 3) * 100_000 {
+                        x = std::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
+                    }
+                    (i, std::thread::current().id(), x)
+                })
+            });
+            let order: Vec<usize> = got.iter().map(|r| r.0).collect();
+            assert_eq!(order, (0..n).collect::<Vec<_>>());
+        }
+        // Outside a pool every item runs on the calling thread.
+        let me = std::thread::current().id();
+        assert!(
+            map(vec![1, 2, 3], |_| std::thread::current().id())
+                .iter()
+                .all(|&t| t == me)
+        );
     }
 }
