@@ -74,19 +74,28 @@ def compare(model, args):
     einplan_times = {c: [] for c in configs}
     stage_times = {}
     load_before = load()
-    for _ in range(args.rounds):
+    cpus = sorted(os.sched_getaffinity(0))
+    for r in range(args.rounds):
         for threads, batch in configs:
+            # One-thread samples of both programs run on the same core, a
+            # different one each round: the cores of a virtual machine can
+            # differ in speed from minute to minute (the binary inherits
+            # the affinity).
+            if threads == 1 and args.pin:
+                os.sched_setaffinity(0, {cpus[r % len(cpus)]})
             median, _, _ = time_forward(model, inputs[batch], threads, args.warmup, args.runs)
             torch_times[threads, batch].append(median * 1e3)
             total, stages = einplan_sample(args.compare, args, batch, threads)
             einplan_times[threads, batch].append(total)
             for name, t in stages.items():
                 stage_times.setdefault((threads, batch, name), []).append(t)
+            os.sched_setaffinity(0, cpus)
     load_after = load()
 
     print(f'PyTorch {torch.__version__} eager CPU vs einplan, ShuffleNet v1 g={args.groups} '
           f'scale={args.scale}, {args.size}x{args.size}; medians of {args.rounds} rounds, '
-          f'each the median of {args.runs} runs after warm-up, alternating sample by sample')
+          f'each the median of {args.runs} runs after warm-up, alternating sample by sample'
+          + ('; one-thread samples pinned to one core, a different one each round' if args.pin else ''))
     print(f'load average (1, 5, 15 min): {load_before} before, {load_after} after\n')
     print('| threads | batch | einplan | PyTorch | einplan / PyTorch |')
     print('|---|---|---|---|---|')
@@ -124,6 +133,9 @@ def main():
                         help='alternate with the einplan binary BIN and print a table')
     parser.add_argument('--rounds', type=int, default=3,
                         help='rounds of the --compare table (default 3)')
+    parser.add_argument('--pin', action='store_true',
+                        help='--compare: run both programs\' one-thread samples on one core, '
+                             'a different core each round')
     args = parser.parse_args()
 
     spec = dict(kind='net', groups=args.groups, scale=args.scale, num_classes=1000)
