@@ -9,7 +9,10 @@
 //!   faults inside a sample. ndarray allocates its result, as its
 //!   idiomatic way does.
 //! - Samples alternate memcpy, einplan, ndarray; 3 warm-up rounds, then
-//!   the median of 15 rounds.
+//!   the median of 15 rounds. With a pool of more than one thread, memcpy
+//!   split into one part per thread of the pool is timed too, after the
+//!   one-thread memcpy, and einplan is given as a percentage of both
+//!   (not for W5, whose one copy is too small to split).
 //! - The percentage is memcpy time / einplan time for the same bytes
 //!   (higher is better): the input's bytes for rearranges, the input's
 //!   plus the output's for reductions.
@@ -67,37 +70,51 @@ fn median(mut v: Vec<Duration>) -> (Duration, Duration) {
 struct Row {
     name: &'static str,
     memcpy: (Duration, Duration),
+    /// memcpy split over the pool's threads, when it has more than one.
+    memcpy_pool: Option<(Duration, Duration)>,
     einplan: (Duration, Duration),
     ndarray: (Duration, Duration),
 }
 
-/// Alternates the three contenders sample by sample.
+/// Alternates the contenders sample by sample.
 fn measure(
     ev: &Evictor,
     name: &'static str,
     calls: usize,
     memcpy: &mut dyn FnMut(),
+    mut memcpy_pool: Option<&mut dyn FnMut()>,
     einplan: &mut dyn FnMut(),
     ndarray: &mut dyn FnMut(),
 ) -> Row {
-    let mut t = [Vec::new(), Vec::new(), Vec::new()];
+    let mut t = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for round in 0..WARM_UP + ROUNDS {
         let m = sample(ev, calls, memcpy);
+        let p = memcpy_pool.as_mut().map(|f| sample(ev, calls, *f));
         let e = sample(ev, calls, einplan);
         let n = sample(ev, calls, ndarray);
         if round >= WARM_UP {
             t[0].push(m);
-            t[1].push(e);
-            t[2].push(n);
+            t[1].extend(p);
+            t[2].push(e);
+            t[3].push(n);
         }
     }
-    let [m, e, n] = t;
+    let [m, p, e, n] = t;
     Row {
         name,
         memcpy: median(m),
+        memcpy_pool: (!p.is_empty()).then(|| median(p)),
         einplan: median(e),
         ndarray: median(n),
     }
+}
+
+/// The pool's size, where memcpy is also timed split over the pool.
+fn pool_threads() -> usize {
+    #[cfg(feature = "rayon")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    1
 }
 
 /// One workload's buffers: the input, memcpy's source of the same number
@@ -119,6 +136,26 @@ impl<T: Copy + Default> Buffers<T> {
     fn memcpy(&mut self) {
         let n = self.src.len();
         self.dst[..n].copy_from_slice(black_box(&self.src));
+        black_box(&mut self.dst);
+    }
+
+    /// memcpy in one contiguous part per thread of the pool, each on its
+    /// own thread.
+    fn memcpy_pool(&mut self)
+    where
+        T: Send + Sync,
+    {
+        let n = self.src.len();
+        let chunk = n.div_ceil(pool_threads()).max(1);
+        let (src, dst) = (black_box(&self.src[..]), &mut self.dst[..n]);
+        #[cfg(feature = "rayon")]
+        rayon::scope(|s| {
+            for (d, s_) in dst.chunks_mut(chunk).zip(src.chunks(chunk)) {
+                s.spawn(move |_| d.copy_from_slice(s_));
+            }
+        });
+        #[cfg(not(feature = "rayon"))]
+        dst.copy_from_slice(src);
         black_box(&mut self.dst);
     }
 
@@ -154,11 +191,13 @@ fn rearrange(
     );
     let out_shape = want.shape().to_vec();
     let b = std::cell::RefCell::new(b);
+    let mut pool = || b.borrow_mut().memcpy_pool();
     measure(
         ev,
         name,
         calls,
         &mut || b.borrow_mut().memcpy(),
+        (pool_threads() > 1 && calls == 1).then_some(&mut pool as &mut dyn FnMut()),
         &mut || {
             let mut b = b.borrow_mut();
             op.apply_into(black_box(&x), &mut b.out(&out_shape))
@@ -181,7 +220,7 @@ fn pool<T>(
     agree: impl Fn(&T, &T) -> bool,
 ) -> Row
 where
-    T: einplan::Reducible + Copy + Default + std::fmt::Debug,
+    T: einplan::Reducible + Copy + Default + Send + Sync + std::fmt::Debug,
 {
     let shape = [32, 240, 28, 28];
     let x = input(&shape, value);
@@ -197,11 +236,13 @@ where
     assert!(ok, "{name}: einplan and ndarray disagree");
     let out_shape = want.shape().to_vec();
     let b = std::cell::RefCell::new(b);
+    let mut pool = || b.borrow_mut().memcpy_pool();
     measure(
         ev,
         name,
         1,
         &mut || b.borrow_mut().memcpy(),
+        (pool_threads() > 1).then_some(&mut pool as &mut dyn FnMut()),
         &mut || {
             let mut b = b.borrow_mut();
             op.apply_into(black_box(&x), &mut b.out(&out_shape))
@@ -371,21 +412,43 @@ fn main() {
         println!();
         println!("{title}:");
         println!();
-        println!("| workload | memcpy | einplan `apply_into` | ndarray |");
-        println!("|---|---|---|---|");
+        let threads = pool_threads();
+        if threads > 1 {
+            println!(
+                "| workload | memcpy | memcpy, {threads} threads | einplan `apply_into` | ndarray |"
+            );
+            println!("|---|---|---|---|---|");
+        } else {
+            println!("| workload | memcpy | einplan `apply_into` | ndarray |");
+            println!("|---|---|---|---|");
+        }
         for r in &rows {
             let m = at(r.memcpy);
-            let pct = |t: Duration| 100.0 * m.as_secs_f64() / t.as_secs_f64();
+            let pct = |base: Duration, t: Duration| 100.0 * base.as_secs_f64() / t.as_secs_f64();
             let (e, n) = (at(r.einplan), at(r.ndarray));
-            println!(
-                "| {} | {} | {} ({:.0}%) | {} ({:.0}%) |",
-                r.name,
-                show(m),
-                show(e),
-                pct(e),
-                show(n),
-                pct(n),
-            );
+            match r.memcpy_pool.map(at) {
+                Some(p) => println!(
+                    "| {} | {} | {} | {} ({:.0}%; {:.0}% of {threads} threads) | {} ({:.0}%) |",
+                    r.name,
+                    show(m),
+                    show(p),
+                    show(e),
+                    pct(m, e),
+                    pct(p, e),
+                    show(n),
+                    pct(m, n),
+                ),
+                None => println!(
+                    "| {} | {}{} | {} ({:.0}%) | {} ({:.0}%) |",
+                    r.name,
+                    show(m),
+                    if threads > 1 { " | —" } else { "" },
+                    show(e),
+                    pct(m, e),
+                    show(n),
+                    pct(m, n),
+                ),
+            }
         }
     }
 }
