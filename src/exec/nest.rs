@@ -202,7 +202,7 @@ unsafe fn nest_body<M: Mover>(
                     }
                 };
                 for g in (0..tiles).step_by(group) {
-                    let end = tiles.min(g + group);
+                    let end = tiles.min(g.saturating_add(group));
                     for i0 in (0..b.len).step_by(tb) {
                         for t in g..end {
                             // SAFETY: the outer loops' offsets plus the
