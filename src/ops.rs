@@ -875,8 +875,9 @@ impl<E: Dimension> Reduce<E> {
     }
 
     /// Reduces `x` into `out`, an array of the result's shape in any
-    /// layout, with no allocation for sums and means of floats shaped like
-    /// pooling (and one scratch buffer otherwise).
+    /// layout, with no allocation for sums and means of floats, and sums
+    /// of integers of up to 32 bits, shaped like pooling (and one scratch
+    /// buffer otherwise).
     ///
     /// # Examples
     ///
@@ -894,7 +895,11 @@ impl<E: Dimension> Reduce<E> {
     /// # Errors
     ///
     /// As [`reduce`], and [`ErrorKind::OutputShape`] if `out`'s shape is
-    /// not the result's.
+    /// not the result's (`out` is then left as it was). After an
+    /// [`ErrorKind::IntegerOverflow`], `out` may hold some of the other
+    /// results.
+    ///
+    /// [`ErrorKind::IntegerOverflow`]: crate::ErrorKind::IntegerOverflow
     pub fn apply_into<A, S, D, S2, D2>(
         &self,
         x: &ArrayBase<S, D>,

@@ -277,6 +277,19 @@ fn integer_reductions_refuse_to_wrap() {
         e.kind(),
         ErrorKind::IntegerOverflow { element: "i32", .. }
     ));
+    // Pooling-shaped integer sums (the pooling kernel): exact at the
+    // type's limits, and an overflow still an error.
+    let pool = einplan::Reduce::new("(a k) -> a", Reduction::Sum).unwrap();
+    let pool = pool.with("k", 3).unwrap();
+    let x = ndarray::arr1(&[i32::MAX, 1, -1, i32::MIN, -1, 1]);
+    let y = pool.apply(&x).unwrap();
+    assert_eq!(y.iter().copied().collect::<Vec<_>>(), [i32::MAX, i32::MIN]);
+    let x = ndarray::arr1(&[i32::MAX, 1, 0, 5, 6, 7]);
+    let e = pool.apply(&x).unwrap_err();
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::IntegerOverflow { element: "i32", .. }
+    ));
     // Floats keep their arithmetic.
     let f = ndarray::arr1(&[f32::MAX, f32::MAX]);
     let y = einplan::reduce(&f, "a ->", Reduction::Sum, &[]).unwrap();

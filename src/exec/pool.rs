@@ -2,6 +2,8 @@
 //! can use, and the pooling kernel for sums and means of floats whose
 //! reduced axes form windows (with the AVX rows in `simd`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use smallvec::SmallVec;
 
 use super::bits::has_avx;
@@ -69,33 +71,66 @@ pub(crate) fn fold<A, T>(
     })
 }
 
-/// `f32` and `f64`: the element types of the pooling kernel, which sums
-/// in `f64`.
+/// The element types of the pooling kernel, which sums in `f64`: `f32`
+/// and `f64`, and the integers whose sums `f64` holds exactly (up to 32
+/// bits, in windows of at most [`EXACT_WINDOW`] elements).
 pub(crate) trait Pooled: Copy + Send + Sync + 'static {
     const IS_F32: bool;
+    /// An integer: sums only (no means), checked against the type's range.
+    const INTEGER: bool;
     fn widen(self) -> f64;
-    fn narrow(x: f64) -> Self;
+    /// The element for a pooled result; `None` for an integer sum outside
+    /// the type's range (an overflow, which the caller reports).
+    fn narrow(x: f64) -> Option<Self>;
 }
+
+/// The most elements an integer window may have: a sum of that many
+/// 32-bit integers stays below 2^52, where every `f64` addition of
+/// integers is exact, so the sum does not depend on the order of the
+/// additions and the range check sees the true value.
+const EXACT_WINDOW: usize = 1 << 20;
 
 impl Pooled for f32 {
     const IS_F32: bool = true;
+    const INTEGER: bool = false;
     fn widen(self) -> f64 {
         self as f64
     }
-    fn narrow(x: f64) -> f32 {
-        x as f32
+    fn narrow(x: f64) -> Option<f32> {
+        Some(x as f32)
     }
 }
 
 impl Pooled for f64 {
     const IS_F32: bool = false;
+    const INTEGER: bool = false;
     fn widen(self) -> f64 {
         self
     }
-    fn narrow(x: f64) -> f64 {
-        x
+    fn narrow(x: f64) -> Option<f64> {
+        Some(x)
     }
 }
+
+macro_rules! pooled_int {
+    ($($t:ty),*) => {$(
+        impl Pooled for $t {
+            const IS_F32: bool = false;
+            const INTEGER: bool = true;
+            fn widen(self) -> f64 {
+                // Exact: every value of a type of at most 32 bits is an
+                // `f64`.
+                self as f64
+            }
+            fn narrow(x: f64) -> Option<$t> {
+                // `MIN` and `MAX` are exact as `f64`, and `x` is a whole
+                // number (a sum of whole numbers, exactly).
+                (x >= <$t>::MIN as f64 && x <= <$t>::MAX as f64).then_some(x as $t)
+            }
+        }
+    )*};
+}
+pooled_int!(i8, i16, i32, u8, u16, u32);
 
 /// How a pooled sum becomes its output: as is (a sum), times the exact
 /// reciprocal of a power-of-two count, or divided by the count (a mean).
@@ -225,8 +260,12 @@ impl Window {
     /// `src` is the source's base (invariant 1: the window's offsets are
     /// merges and reorders of its axes); `dst` has `outputs()` slots to
     /// write.
-    unsafe fn run<T: Pooled>(&self, src: *const T, dst: *mut T, mean: bool) {
+    /// Returns `false` if an integer sum overflowed its type (the other
+    /// outputs are written; that one is not).
+    unsafe fn run<T: Pooled>(&self, src: *const T, dst: *mut T, mean: bool) -> bool {
         let scale = Scale::new(mean, self.k * self.r);
+        let overflow = AtomicBool::new(false);
+        let overflow = &overflow;
         let avx =
             T::IS_F32 && self.k <= 2 && self.width >= 4 && self.sw == self.k as isize && has_avx();
         #[cfg(feature = "rayon")]
@@ -240,15 +279,16 @@ impl Window {
                 let piece = |rows: std::ops::Range<usize>, s: *const T, d: *mut T| {
                     // SAFETY: a range of this position's rows, whose
                     // outputs no other task writes.
-                    unsafe { self.rows_range(s, d, rows, scale, avx) }
+                    unsafe { self.rows_range(s, d, rows, scale, avx, overflow) }
                 };
                 // SAFETY: each range reads its rows' windows and writes
                 // its rows' outputs only.
                 return unsafe { chunked(self.rows, 1, threads, s, d, piece) };
             }
             // SAFETY: all of this position's rows.
-            unsafe { self.rows_range(s, d, 0..self.rows, scale, avx) }
-        })
+            unsafe { self.rows_range(s, d, 0..self.rows, scale, avx, overflow) }
+        });
+        !overflow.load(Ordering::Relaxed)
     }
 
     /// Rows `rows` of one outer position.
@@ -264,6 +304,7 @@ impl Window {
         rows: std::ops::Range<usize>,
         scale: Scale,
         avx: bool,
+        overflow: &AtomicBool,
     ) {
         // SAFETY: the first row of the range, in input and output.
         let (src, dst) = unsafe {
@@ -312,18 +353,29 @@ impl Window {
                         acc += unsafe { *p.add(j) }.widen();
                     }
                 }
-                // SAFETY: output `w < width` of this row.
-                unsafe { *d.add(w) = T::narrow(scale.apply(acc)) };
+                match T::narrow(scale.apply(acc)) {
+                    // SAFETY: output `w < width` of this row.
+                    Some(v) => unsafe { *d.add(w) = v },
+                    None => overflow.store(true, Ordering::Relaxed),
+                }
             }
         }
     }
 }
 
+/// The pooling window of a source, if it has one and the kernel takes
+/// it for `T`: integers only sum, in windows small enough to sum exactly.
+fn window_for<T: Pooled>(src: &Source<'_, T>, kept: usize, mean: bool) -> Option<Window> {
+    let window = Window::new(src, kept)?;
+    let exact = window.k.saturating_mul(window.r) <= EXACT_WINDOW;
+    (!T::INTEGER || (!mean && exact)).then_some(window)
+}
+
 /// Sums (`mean`: averages) the source over its axes after the first
 /// `kept`, appending the results to `out` in row-major order, when the
-/// reduction has the shape of pooling ([`Window`]); otherwise returns
-/// `false` and writes nothing. Sums run in `f64` from 0 in memory order,
-/// as [`fold`] does.
+/// reduction has the shape of pooling ([`Window`]) and no integer sum
+/// overflows its type; otherwise returns `false` and appends nothing.
+/// Sums run in `f64` from 0 in memory order, as [`fold`] does.
 ///
 /// # Panics
 ///
@@ -334,21 +386,25 @@ pub(crate) fn pool<T: Pooled>(
     mean: bool,
     out: &mut Vec<T>,
 ) -> bool {
-    let Some(window) = Window::new(src, kept) else {
+    let Some(window) = window_for(src, kept, mean) else {
         return false;
     };
     let n = window.outputs();
     let spare = &mut out.spare_capacity_mut()[..n];
     // SAFETY: the window's offsets are the source's (invariants 1 and 3);
     // `spare` has the `n` output slots.
-    unsafe { window.run(src.ptr, spare.as_mut_ptr().cast::<T>(), mean) };
+    if !unsafe { window.run(src.ptr, spare.as_mut_ptr().cast::<T>(), mean) } {
+        return false;
+    }
     let len = out.len();
-    // SAFETY: `run` wrote every one of the `n` slots (invariant 7).
+    // SAFETY: `run` wrote every one of the `n` slots, none having
+    // overflowed (invariant 7).
     unsafe { out.set_len(len + n) };
     true
 }
 
-/// [`pool`] into a standard-layout slice of the result's length.
+/// [`pool`] into a standard-layout slice of the result's length. On an
+/// integer overflow it returns `false` having written the other outputs.
 ///
 /// # Panics
 ///
@@ -359,11 +415,10 @@ pub(crate) fn pool_into<T: Pooled>(
     mean: bool,
     out: &mut [T],
 ) -> bool {
-    let Some(window) = Window::new(src, kept) else {
+    let Some(window) = window_for(src, kept, mean) else {
         return false;
     };
     assert_eq!(out.len(), window.outputs());
     // SAFETY: as in `pool`; `out` has the output slots.
-    unsafe { window.run(src.ptr, out.as_mut_ptr(), mean) };
-    true
+    unsafe { window.run(src.ptr, out.as_mut_ptr(), mean) }
 }

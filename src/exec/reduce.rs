@@ -211,9 +211,12 @@ float!(f64);
 /// values, where the check errs on the side of an error. So the result
 /// does not depend on the order elements are visited in. For `i128` and
 /// `u128` the accumulator is the element type itself, checked at every
-/// step.
+/// step. Sums of integers of up to 32 bits shaped like pooling
+/// (`pools = true`) go to the pooling kernel instead, which sums them
+/// exactly in `f64`; where one overflows, the fold here runs and reports
+/// it.
 macro_rules! int {
-    ($($t:ty => $acc:ty, $wider:expr);* $(;)?) => {$(
+    ($($t:ty => $acc:ty, $wider:expr $(, pools = $pools:literal)?);* $(;)?) => {$(
         impl Numeric for $t {
             /// `None` once a step overflowed the accumulator.
             type Acc = Option<$acc>;
@@ -245,18 +248,31 @@ macro_rules! int {
             fn overflowed(acc: Option<$acc>) -> bool {
                 acc.and_then(|v| <$t>::try_from(v).ok()).is_none()
             }
+            $(
+            fn pool(src: &Source<'_, Self>, kept: usize, mean: bool, out: &mut Vec<Self>) -> bool {
+                $pools && pool::pool(src, kept, mean, out)
+            }
+            fn pool_into(
+                src: &Source<'_, Self>,
+                kept: usize,
+                mean: bool,
+                out: &mut [Self],
+            ) -> bool {
+                $pools && pool::pool_into(src, kept, mean, out)
+            }
+            )?
         }
     )*};
 }
 int!(
-    i8 => i64, Some("i16");
-    i16 => i64, Some("i32");
-    i32 => i64, Some("i64");
+    i8 => i64, Some("i16"), pools = true;
+    i16 => i64, Some("i32"), pools = true;
+    i32 => i64, Some("i64"), pools = true;
     i64 => i128, Some("i128");
     i128 => i128, None;
-    u8 => u64, Some("u16");
-    u16 => u64, Some("u32");
-    u32 => u64, Some("u64");
+    u8 => u64, Some("u16"), pools = true;
+    u16 => u64, Some("u32"), pools = true;
+    u32 => u64, Some("u64"), pools = true;
     u64 => u128, Some("u128");
     u128 => u128, None;
     isize => i128, Some("i128");

@@ -304,6 +304,83 @@ fn copy_into_any_output_layout() {
 // Not under Miri: rayon's pool (crossbeam-epoch) itself breaks Stacked
 // Borrows' rules. The integration tests cover this path natively.
 #[test]
+fn integer_pooling_equals_exact_sums() {
+    // Sums of i32 and u8 windows, in random layouts and with values near
+    // the types' limits: the pooling kernel gives the exact sums where
+    // they all fit the type, and declines (appending nothing) where one
+    // does not; it never averages integers.
+    let mut rng = Lcg(23);
+    let (mut pooled, mut overflowed) = (0, 0);
+    for round in 0..ROUNDS * 2 {
+        let (h, w) = (1 + rng.below(3), 1 + rng.below(9));
+        let (kh, kw) = (1 + rng.below(3), 1 + rng.below(3));
+        let shape = [2, h * kh, w * kw];
+        let layout = if round % 2 == 0 {
+            Layout {
+                perm: vec![0, 1, 2],
+                flips: vec![false; 3],
+                steps: vec![1; 3],
+            }
+        } else {
+            Layout::random(&mut rng, 3)
+        };
+        // Every third round has values large enough to overflow.
+        let big = round % 3 == 0;
+        let steps = [
+            Step::along(2, 0, 1),
+            Step::along(h, 1, kh),
+            Step::along(w, 2, kw),
+            Step::along(kh, 1, 1),
+            Step::along(kw, 2, 1),
+        ];
+        macro_rules! check {
+            ($t:ty, $value:expr) => {{
+                let base = stored(&shape, &layout, $value);
+                let v = layout.view(&base);
+                let src = Source::new(&v, &steps);
+                let mut acc = vec![0i64; 2 * h * w];
+                pool::fold(&src, 3, &mut acc, |a, e| *a += *e as i64);
+                let want: Option<Vec<$t>> = acc.iter().map(|&a| <$t>::try_from(a).ok()).collect();
+                let mut got = Vec::with_capacity(acc.len());
+                let done = pool::pool(&src, 3, false, &mut got);
+                let mut into = vec![<$t>::default(); acc.len()];
+                let done_into = pool::pool_into(&src, 3, false, &mut into);
+                assert_eq!(done, done_into);
+                match want {
+                    Some(want) if done => {
+                        pooled += 1;
+                        assert_eq!(got, want, "{shape:?} {:?}", layout.perm);
+                        assert_eq!(into, want);
+                    }
+                    Some(_) => assert!(got.is_empty()),
+                    None => {
+                        overflowed += 1;
+                        assert!(!done && got.is_empty(), "an overflow was pooled");
+                    }
+                }
+                let mut mean = Vec::with_capacity(acc.len());
+                assert!(!pool::pool(&src, 3, true, &mut mean) && mean.is_empty());
+            }};
+        }
+        check!(i32, |i| match (big, i % 3) {
+            (true, 0) => i32::MAX - (i % 5) as i32,
+            (true, 1) => i32::MIN + (i % 7) as i32,
+            (true, _) => i32::MAX / 2,
+            (false, _) => (i % 11) as i32 - 5,
+        });
+        check!(u8, |i| if big {
+            250 - (i % 4) as u8
+        } else {
+            (i % 60) as u8
+        });
+    }
+    assert!(
+        pooled > ROUNDS && overflowed > 0,
+        "{pooled} pooled, {overflowed} overflowed"
+    );
+}
+
+#[test]
 #[cfg_attr(miri, ignore)]
 fn copies_split_over_threads() {
     // With the thread threshold lowered, words go to the pool: a transpose
