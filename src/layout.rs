@@ -16,8 +16,7 @@
 //!   dimensions exactly, so distinct indices write distinct elements.
 //!
 //! The other operations only rearrange a layout's axes or decide whether
-//! strides allow something: [`Layout::split`] an axis, [`Layout::permute`],
-//! [`Layout::merge`] neighbouring axes when that is free,
+//! strides allow something: [`Layout::split`] an axis, [`Layout::merge`] neighbouring axes when that is free,
 //! [`Layout::insert_broadcast`], [`coalesce`] the loops of a nest,
 //! [`Layout::extent`] and [`checked_size`].
 
@@ -205,7 +204,9 @@ pub(crate) fn coalesce(loops: &mut SmallVec<[Loop; 8]>) {
             loops[inner] = outer;
         }
     }
-    loops.drain(..inner);
+    if inner > 0 {
+        loops.drain(..inner);
+    }
 }
 
 /// A copy's loops, outermost first, in the order that writes the output
@@ -292,29 +293,49 @@ impl Prepared {
         kept: &[usize],
         groups: &[(usize, usize)],
     ) -> Option<Prepared> {
-        let input = Layout::standard(input_shape);
-        if input.is_empty() || kept.iter().any(|&id| axis_lens[id] == 0) {
+        if input_shape.contains(&0)
+            || input_dims.len() != input_shape.len()
+            || kept.iter().any(|&id| axis_lens[id] == 0)
+        {
             return None;
         }
-        let split = input.split_each(
-            input_dims
+        // Split: the dimensions of a standard layout, split into their
+        // axes, are the standard layout of the axes (a dimension's stride
+        // is the product of the lengths after it, and so are its axes').
+        let mut split_lens = Lens::new();
+        for (ids, &len) in input_dims.iter().zip(input_shape) {
+            let start = split_lens.len();
+            split_lens.extend(ids.iter().map(|&id| axis_lens[id]));
+            let product = split_lens[start..]
                 .iter()
-                .map(|ids| ids.iter().map(|&id| axis_lens[id])),
-        )?;
-        // Each axis' position among the split input's axes.
-        let mut position: SmallVec<[Option<usize>; 8]> = smallvec![None; axis_lens.len()];
-        for (k, &id) in input_dims.iter().flatten().enumerate() {
-            position[id] = Some(k);
-        }
-        let from: SmallVec<[usize; 8]> = kept.iter().filter_map(|&id| position[id]).collect();
-        if from.len() != split.shape.len() {
-            return None;
-        }
-        let mut src = split.permute(&from);
-        for (k, &id) in kept.iter().enumerate() {
-            if position[id].is_none() {
-                src = src.insert_broadcast(k, axis_lens[id]);
+                .try_fold(1usize, |a, &n| a.checked_mul(n))?;
+            if product != len {
+                return None;
             }
+        }
+        let split_strides = standard_strides(&split_lens);
+        // Each axis' stride in the split input, if the input has it.
+        let mut stride_of: SmallVec<[Option<isize>; 8]> = smallvec![None; axis_lens.len()];
+        for (&id, &s) in input_dims.iter().flatten().zip(&split_strides) {
+            stride_of[id] = Some(s);
+        }
+        // Permuted into the output's order, where new axes repeat elements
+        // (stride 0); every input axis must be kept.
+        let mut src = Layout {
+            shape: Lens::with_capacity(kept.len()),
+            strides: Strides::with_capacity(kept.len()),
+            offset: 0,
+        };
+        let mut from_input = 0;
+        for &id in kept {
+            src.shape.push(axis_lens[id]);
+            src.strides.push(stride_of[id].map_or(0, |s| {
+                from_input += 1;
+                s
+            }));
+        }
+        if from_input != split_lens.len() {
+            return None;
         }
         let view = src.merge(groups);
         let nest = Nest::new(&src.shape, &src.strides, &standard_strides(&src.shape));
@@ -375,16 +396,6 @@ impl Layout {
         }
     }
 
-    /// The standard (row-major, contiguous) layout of `shape`.
-    pub(crate) fn standard(shape: &[usize]) -> Layout {
-        Layout::new(shape, &standard_strides(shape))
-    }
-
-    /// Whether the layout has no elements.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.shape.contains(&0)
-    }
-
     /// Axis `axis` split into axes of `lens` (outermost first), if their
     /// product is its length; the split moves no element.
     pub(crate) fn split(&self, axis: usize, lens: &[usize]) -> Option<Layout> {
@@ -401,39 +412,6 @@ impl Layout {
             out.strides.insert(axis + k, s);
         }
         Some(out)
-    }
-
-    /// Every axis split at once, the `k`th into axes of the `k`th of
-    /// `lens`: the same as [`split`](Layout::split) on each in turn, with
-    /// no layout in between. `None` unless there is one list per axis and
-    /// each multiplies to its axis' length.
-    pub(crate) fn split_each<L: IntoIterator<Item = usize>>(
-        &self,
-        lens: impl IntoIterator<Item = L>,
-    ) -> Option<Layout> {
-        let mut shape = Lens::new();
-        let mut strides = Strides::new();
-        let mut axes = 0;
-        for (axis, lens) in lens.into_iter().enumerate() {
-            let start = shape.len();
-            shape.extend(lens);
-            let lens = &shape[start..];
-            let product = lens.iter().try_fold(1usize, |a, &n| a.checked_mul(n))?;
-            if product != *self.shape.get(axis)? {
-                return None;
-            }
-            strides.resize(shape.len(), 0);
-            split_stride_into(self.strides[axis], lens, &mut strides[start..]);
-            axes += 1;
-        }
-        if axes != self.shape.len() {
-            return None;
-        }
-        Some(Layout {
-            shape,
-            strides,
-            offset: self.offset,
-        })
     }
 
     /// Every dimension split into consecutive axes of `lens` (axes of
@@ -465,16 +443,6 @@ impl Layout {
             out = out.insert_broadcast(out.shape.len(), 1);
         }
         Some(out)
-    }
-
-    /// The axes in the order `order` (a permutation of `0..ndim`).
-    pub(crate) fn permute(&self, order: &[usize]) -> Layout {
-        let (shape, strides) = (self.shape.as_slice(), self.strides.as_slice());
-        Layout {
-            shape: order.iter().map(|&k| shape[k]).collect(),
-            strides: order.iter().map(|&k| strides[k]).collect(),
-            offset: self.offset,
-        }
     }
 
     /// A new axis of `len` at position `at` that repeats elements.

@@ -377,22 +377,23 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
                 .flatten()
                 .all(|id| output.iter().flatten().any(|o| o == id))
     );
-    build(
-        Parts {
-            pattern: Arc::clone(&ir.pattern),
-            op: ir.op,
-            labels,
-            // Every axis is known now: from the input, the caller or inference.
-            lens: lens.iter().map(|l| l.unwrap_or(0)).collect(),
-            input_shape: shape,
-            input_dims,
-            output: &output,
-            output_spans,
-            input_span: ir.input_span,
-            output_span: ir.output_span,
-        },
-        Arc::new,
-    )
+    let mut plan = Arc::new(Plan::unfinished(Parts {
+        pattern: Arc::clone(&ir.pattern),
+        op: ir.op,
+        labels,
+        // Every axis is known now: from the input, the caller or inference.
+        lens: lens.iter().map(|l| l.unwrap_or(0)).collect(),
+        input_shape: shape,
+        input_dims,
+        output_spans,
+        input_span: ir.input_span,
+        output_span: ir.output_span,
+    }));
+    // Finished in its `Arc` (new, so `make_mut` copies nothing): the
+    // plan is large, and moving it costs more than the rest of the
+    // finishing.
+    Arc::make_mut(&mut plan).finish(&output)?;
+    Ok(plan)
 }
 
 /// A plan as data, before its derived parts: the elementary axes with
@@ -429,24 +430,23 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
     for label in &g.labels {
         labels.push_own(format_args!("{label}"));
     }
-    build(
-        Parts {
-            pattern: Arc::from(g.pattern),
-            op: g.op,
-            labels,
-            lens: Lens::from_vec(g.lens),
-            input_shape: g.input_shape,
-            input_dims: Dims::from_vec(g.input_dims),
-            output: &g.output,
-            output_spans: SmallVec::from_vec(g.output_spans),
-            input_span: g.input_span,
-            output_span: g.output_span,
-        },
-        |plan| plan,
-    )
+    let mut plan = Plan::unfinished(Parts {
+        pattern: Arc::from(g.pattern),
+        op: g.op,
+        labels,
+        lens: Lens::from_vec(g.lens),
+        input_shape: g.input_shape,
+        input_dims: Dims::from_vec(g.input_dims),
+        output_spans: SmallVec::from_vec(g.output_spans),
+        input_span: g.input_span,
+        output_span: g.output_span,
+    });
+    plan.finish(&g.output)?;
+    Ok(plan)
 }
 
-/// [`Groups`] as [`plan`] makes them, without an allocation of their own.
+/// [`Groups`] as [`plan`] makes them, without an allocation of their own,
+/// less the output's groups.
 struct Parts<'a> {
     pattern: Arc<str>,
     op: Op,
@@ -454,97 +454,113 @@ struct Parts<'a> {
     lens: Lens,
     input_shape: &'a [usize],
     input_dims: Dims,
-    output: &'a [SmallVec<[usize; 4]>],
     output_spans: SmallVec<[Span; 8]>,
     input_span: Span,
     output_span: Span,
 }
 
-/// The plan of `g`, as [`from_groups`] describes, passed to `wrap` (which
-/// [`plan`] uses to build it straight into its `Arc`, with no copy of the
-/// plan in between).
-fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
-    let err = |kind, span| Error::new(&g.pattern, kind, span);
-    debug_assert_eq!(g.input_dims.len(), g.input_shape.len());
-    // Read through a slice: indexing a `SmallVec` checks where it lives.
-    let lens: &[usize] = &g.lens;
-    let mut kept = Lens::new();
-    let mut output_dims = SmallVec::with_capacity(g.output.len());
-    let mut output_shape = Lens::with_capacity(g.output.len());
-    for (ids, &span) in g.output.iter().zip(&g.output_spans) {
-        let start = kept.len();
-        let mut len: usize = 1;
-        for &id in ids {
-            len = len
-                .checked_mul(lens[id])
-                .ok_or_else(|| err(ErrorKind::Overflow, span))?;
-            kept.push(id);
+impl Plan {
+    /// A plan of `g`'s parts whose derived parts are still empty, for
+    /// [`finish`](Plan::finish).
+    fn unfinished(g: Parts<'_>) -> Plan {
+        debug_assert_eq!(g.input_dims.len(), g.input_shape.len());
+        Plan {
+            pattern: g.pattern,
+            op: g.op,
+            lens: g.lens,
+            labels: g.labels,
+            input_shape: g.input_shape.into(),
+            input_dims: g.input_dims,
+            kept: Lens::new(),
+            reduced: Lens::new(),
+            output_dims: SmallVec::new(),
+            output_shape: Lens::new(),
+            steps: SmallVec::new(),
+            prepared: None,
+            output_span: g.output_span,
+            input_span: g.input_span,
+            output_spans: g.output_spans,
         }
-        output_dims.push((start, kept.len()));
-        output_shape.push(len);
     }
-    // A shape ndarray cannot represent is refused here, even when a length
-    // of 0 makes it empty: the result's, and, as in einops (whose reshape
-    // into the elementary axes would fail), the input's axes split out and
-    // then every axis together.
-    if layout::checked_size(&output_shape).is_none() {
-        return Err(err(ErrorKind::Overflow, g.output_span));
-    }
-    let split: Lens = g.input_dims.iter().flatten().map(|&id| lens[id]).collect();
-    if layout::checked_size(&split).is_none() {
-        return Err(err(ErrorKind::Overflow, g.input_span));
-    }
-    if layout::checked_size(lens).is_none() {
-        return Err(err(ErrorKind::Overflow, g.output_span));
-    }
-    let reduced: Lens = g
-        .input_dims
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|id| !kept.contains(id))
-        .collect();
 
-    // Each elementary axis steps through its input dimension by the product
-    // of the lengths of the axes after it in that dimension's group. (With
-    // a length 0 the input is empty and the steps are never read.)
-    let mut sources: SmallVec<[Option<(usize, usize)>; 8]> = smallvec![None; lens.len()];
-    for (dim, ids) in g.input_dims.iter().enumerate() {
-        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| lens[id]).collect();
-        for (&id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
-            sources[id] = Some((dim, mult));
+    /// Derives, in place, what [`from_groups`] describes from the axes and
+    /// the input's dimensions, and the output's dimensions as groups of
+    /// axes (`output`, one per span of `output_spans`).
+    fn finish(&mut self, output: &[SmallVec<[usize; 4]>]) -> Result<(), Error> {
+        let err = |kind, span| Error::new(&self.pattern, kind, span);
+        // Read through a slice: indexing a `SmallVec` checks where it lives.
+        let lens: &[usize] = &self.lens;
+        let kept = &mut self.kept;
+        for (ids, &span) in output.iter().zip(&self.output_spans) {
+            let start = kept.len();
+            let mut len: usize = 1;
+            for &id in ids {
+                len = len
+                    .checked_mul(lens[id])
+                    .ok_or_else(|| err(ErrorKind::Overflow, span))?;
+                kept.push(id);
+            }
+            self.output_dims.push((start, kept.len()));
+            self.output_shape.push(len);
         }
+        // A shape ndarray cannot represent is refused here, even when a
+        // length of 0 makes it empty: the result's, and, as in einops
+        // (whose reshape into the elementary axes would fail), the input's
+        // axes split out and then every axis together.
+        if layout::checked_size(&self.output_shape).is_none() {
+            return Err(err(ErrorKind::Overflow, self.output_span));
+        }
+        let split: Lens = self
+            .input_dims
+            .iter()
+            .flatten()
+            .map(|&id| lens[id])
+            .collect();
+        if layout::checked_size(&split).is_none() {
+            return Err(err(ErrorKind::Overflow, self.input_span));
+        }
+        if layout::checked_size(lens).is_none() {
+            return Err(err(ErrorKind::Overflow, self.output_span));
+        }
+        let kept: &[usize] = kept;
+        self.reduced = self
+            .input_dims
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|id| !kept.contains(id))
+            .collect();
+
+        // Each elementary axis steps through its input dimension by the
+        // product of the lengths of the axes after it in that dimension's
+        // group. (With a length 0 the input is empty and the steps are
+        // never read.)
+        let mut sources: SmallVec<[Option<(usize, usize)>; 8]> = smallvec![None; lens.len()];
+        for (dim, ids) in self.input_dims.iter().enumerate() {
+            let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| lens[id]).collect();
+            for (&id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
+                sources[id] = Some((dim, mult));
+            }
+        }
+        self.steps = kept
+            .iter()
+            .chain(&self.reduced)
+            .map(|&id| match sources[id] {
+                Some((dim, mult)) => Step::along(lens[id], dim, mult),
+                None => Step::broadcast(lens[id]),
+            })
+            .collect();
+        if self.reduced.is_empty() {
+            self.prepared = Prepared::new(
+                &self.input_shape,
+                &self.input_dims,
+                lens,
+                kept,
+                &self.output_dims,
+            );
+        }
+        Ok(())
     }
-    let steps = kept
-        .iter()
-        .chain(&reduced)
-        .map(|&id| match sources[id] {
-            Some((dim, mult)) => Step::along(lens[id], dim, mult),
-            None => Step::broadcast(lens[id]),
-        })
-        .collect();
-    let prepared = if reduced.is_empty() {
-        Prepared::new(g.input_shape, &g.input_dims, lens, &kept, &output_dims)
-    } else {
-        None
-    };
-    Ok(wrap(Plan {
-        pattern: g.pattern,
-        op: g.op,
-        lens: g.lens,
-        labels: g.labels,
-        input_shape: g.input_shape.into(),
-        input_dims: g.input_dims,
-        kept,
-        reduced,
-        output_dims,
-        output_shape,
-        steps,
-        prepared,
-        output_span: g.output_span,
-        input_span: g.input_span,
-        output_spans: g.output_spans,
-    }))
 }
 
 /// What a group of axes says about the dimension it splits.
