@@ -301,8 +301,18 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
         0
     };
 
+    // Built in its `Arc` (new, so `make_mut` copies nothing): a plan is
+    // large, and moving one costs more than most of the planning.
+    let mut arc = Arc::new(Plan::empty(
+        Arc::clone(&ir.pattern),
+        ir.op,
+        shape,
+        ir.input_span,
+        ir.output_span,
+    ));
+    let plan = Arc::make_mut(&mut arc);
     let mut lens: SmallVec<[Option<usize>; 8]> = ir.axes.iter().map(|a| a.len).collect();
-    let mut labels = Labels::default();
+    let labels = &mut plan.labels;
     for axis in &ir.axes {
         match axis.name {
             AxisName::Named => labels.push_pattern(axis.span),
@@ -317,7 +327,8 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
     let label = |labels: &Labels, id: usize| labels.get(&ir.pattern, id).to_owned();
 
     // Split: each input dimension into its elementary axes.
-    let mut input_dims = Dims::with_capacity(shape.len());
+    let input_dims = &mut plan.input_dims;
+    input_dims.reserve(shape.len());
     for group in ir.input() {
         if group.is_bare_ellipsis() {
             for i in 0..ellipsis_len {
@@ -336,14 +347,14 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
                 Item::Ellipsis => None,
             })
             .collect();
-        infer(ir, &mut lens, &labels, &ids, dim, shape[dim], group.span)?;
+        infer(ir, &mut lens, labels, &ids, dim, shape[dim], group.span)?;
         input_dims.push(ids);
     }
 
     // The output's dimensions as groups of axes; only a new axis (repeat)
     // can still be unknown here.
     let mut output = Dims::with_capacity(ir.output().len());
-    let mut output_spans = SmallVec::with_capacity(ir.output().len());
+    let output_spans = &mut plan.output_spans;
     for group in ir.output() {
         if group.is_bare_ellipsis() {
             for i in 0..ellipsis_len {
@@ -362,7 +373,7 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
         for &id in &ids {
             if lens[id].is_none() {
                 let kind = ErrorKind::MissingLength {
-                    name: label(&labels, id),
+                    name: label(labels, id),
                 };
                 return Err(err(kind, ir.axes[id].span));
             }
@@ -377,23 +388,10 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
                 .flatten()
                 .all(|id| output.iter().flatten().any(|o| o == id))
     );
-    let mut plan = Arc::new(Plan::unfinished(Parts {
-        pattern: Arc::clone(&ir.pattern),
-        op: ir.op,
-        labels,
-        // Every axis is known now: from the input, the caller or inference.
-        lens: lens.iter().map(|l| l.unwrap_or(0)).collect(),
-        input_shape: shape,
-        input_dims,
-        output_spans,
-        input_span: ir.input_span,
-        output_span: ir.output_span,
-    }));
-    // Finished in its `Arc` (new, so `make_mut` copies nothing): the
-    // plan is large, and moving it costs more than the rest of the
-    // finishing.
-    Arc::make_mut(&mut plan).finish(&output)?;
-    Ok(plan)
+    // Every axis is known now: from the input, the caller or inference.
+    plan.lens.extend(lens.iter().map(|l| l.unwrap_or(0)));
+    plan.finish(&output)?;
+    Ok(arc)
 }
 
 /// A plan as data, before its derived parts: the elementary axes with
@@ -430,56 +428,47 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
     for label in &g.labels {
         labels.push_own(format_args!("{label}"));
     }
-    let mut plan = Plan::unfinished(Parts {
-        pattern: Arc::from(g.pattern),
-        op: g.op,
-        labels,
-        lens: Lens::from_vec(g.lens),
-        input_shape: g.input_shape,
-        input_dims: Dims::from_vec(g.input_dims),
-        output_spans: SmallVec::from_vec(g.output_spans),
-        input_span: g.input_span,
-        output_span: g.output_span,
-    });
+    let mut plan = Plan::empty(
+        Arc::from(g.pattern),
+        g.op,
+        g.input_shape,
+        g.input_span,
+        g.output_span,
+    );
+    plan.lens = Lens::from_vec(g.lens);
+    plan.labels = labels;
+    plan.input_dims = Dims::from_vec(g.input_dims);
+    plan.output_spans = SmallVec::from_vec(g.output_spans);
     plan.finish(&g.output)?;
     Ok(plan)
 }
 
-/// [`Groups`] as [`plan`] makes them, without an allocation of their own,
-/// less the output's groups.
-struct Parts<'a> {
-    pattern: Arc<str>,
-    op: Op,
-    labels: Labels,
-    lens: Lens,
-    input_shape: &'a [usize],
-    input_dims: Dims,
-    output_spans: SmallVec<[Span; 8]>,
-    input_span: Span,
-    output_span: Span,
-}
-
 impl Plan {
-    /// A plan of `g`'s parts whose derived parts are still empty, for
-    /// [`finish`](Plan::finish).
-    fn unfinished(g: Parts<'_>) -> Plan {
-        debug_assert_eq!(g.input_dims.len(), g.input_shape.len());
+    /// A plan of `pattern` for an input of `input_shape` with no axes yet,
+    /// filled in by [`plan`] or [`from_groups`].
+    fn empty(
+        pattern: Arc<str>,
+        op: Op,
+        input_shape: &[usize],
+        input_span: Span,
+        output_span: Span,
+    ) -> Plan {
         Plan {
-            pattern: g.pattern,
-            op: g.op,
-            lens: g.lens,
-            labels: g.labels,
-            input_shape: g.input_shape.into(),
-            input_dims: g.input_dims,
+            pattern,
+            op,
+            lens: Lens::new(),
+            labels: Labels::default(),
+            input_shape: input_shape.into(),
+            input_dims: Dims::new(),
             kept: Lens::new(),
             reduced: Lens::new(),
             output_dims: SmallVec::new(),
             output_shape: Lens::new(),
             steps: SmallVec::new(),
             prepared: None,
-            output_span: g.output_span,
-            input_span: g.input_span,
-            output_spans: g.output_spans,
+            output_span,
+            input_span,
+            output_spans: SmallVec::new(),
         }
     }
 
@@ -487,6 +476,7 @@ impl Plan {
     /// the input's dimensions, and the output's dimensions as groups of
     /// axes (`output`, one per span of `output_spans`).
     fn finish(&mut self, output: &[SmallVec<[usize; 4]>]) -> Result<(), Error> {
+        debug_assert_eq!(self.input_dims.len(), self.input_shape.len());
         let err = |kind, span| Error::new(&self.pattern, kind, span);
         // Read through a slice: indexing a `SmallVec` checks where it lives.
         let lens: &[usize] = &self.lens;
@@ -523,13 +513,13 @@ impl Plan {
             return Err(err(ErrorKind::Overflow, self.output_span));
         }
         let kept: &[usize] = kept;
-        self.reduced = self
-            .input_dims
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|id| !kept.contains(id))
-            .collect();
+        self.reduced.extend(
+            self.input_dims
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|id| !kept.contains(id)),
+        );
 
         // Each elementary axis steps through its input dimension by the
         // product of the lengths of the axes after it in that dimension's
@@ -542,14 +532,14 @@ impl Plan {
                 sources[id] = Some((dim, mult));
             }
         }
-        self.steps = kept
-            .iter()
-            .chain(&self.reduced)
-            .map(|&id| match sources[id] {
-                Some((dim, mult)) => Step::along(lens[id], dim, mult),
-                None => Step::broadcast(lens[id]),
-            })
-            .collect();
+        self.steps.extend(
+            kept.iter()
+                .chain(&self.reduced)
+                .map(|&id| match sources[id] {
+                    Some((dim, mult)) => Step::along(lens[id], dim, mult),
+                    None => Step::broadcast(lens[id]),
+                }),
+        );
         if self.reduced.is_empty() {
             self.prepared = Prepared::new(
                 &self.input_shape,
