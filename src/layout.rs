@@ -91,12 +91,21 @@ pub(crate) fn standard_strides(shape: &[usize]) -> Strides {
 /// with a zero beside lengths whose product overflows is refused, though
 /// it holds no elements).
 pub(crate) fn checked_size(shape: &[usize]) -> Option<usize> {
-    let nonzero = shape
-        .iter()
-        .filter(|&&n| n != 0)
-        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+    checked_size_of(shape.iter().copied())
+}
+
+/// [`checked_size`] of the lengths `lens` yields.
+pub(crate) fn checked_size_of(lens: impl IntoIterator<Item = usize>) -> Option<usize> {
+    let mut empty = false;
+    let nonzero = lens
+        .into_iter()
+        .filter(|&n| {
+            empty |= n == 0;
+            n != 0
+        })
+        .try_fold(1usize, |acc, n| acc.checked_mul(n))
         .filter(|&n| n <= isize::MAX as usize)?;
-    Some(if shape.contains(&0) { 0 } else { nonzero })
+    Some(if empty { 0 } else { nonzero })
 }
 
 /// The strides of an axis of `stride` split into axes of `lens` (outermost
@@ -123,13 +132,21 @@ fn split_stride_into(stride: isize, lens: &[usize], out: &mut [isize]) {
 /// splitting a stride-1 axis ([`Layout::split`]); only meaningful when no
 /// length is 0.
 pub(crate) fn split_multipliers(lens: &[usize]) -> SmallVec<[usize; 4]> {
-    let mut out: SmallVec<[usize; 4]> = smallvec![0; lens.len()];
-    let mut m: usize = 1;
-    for (slot, &len) in out.iter_mut().zip(lens).rev() {
-        *slot = m;
-        m = m.wrapping_mul(len);
-    }
+    let mut out: SmallVec<[usize; 4]> = split_multipliers_rev(lens.iter().copied()).collect();
+    out.reverse();
     out
+}
+
+/// [`split_multipliers`] of the lengths `lens` yields (outermost first),
+/// innermost axis first, with no vector in between.
+pub(crate) fn split_multipliers_rev(
+    lens: impl DoubleEndedIterator<Item = usize>,
+) -> impl Iterator<Item = usize> {
+    lens.rev().scan(1usize, |m, len| {
+        let here = *m;
+        *m = m.wrapping_mul(len);
+        Some(here)
+    })
 }
 
 /// The layout of a view of a non-empty `input` whose axes read it by
@@ -346,7 +363,7 @@ impl Prepared {
             (ndarray::IxDyn(&v.shape), ndarray::IxDyn(&strides))
         });
         Some(Prepared {
-            input_shape: input_shape.into(),
+            input_shape: Lens::from_slice(input_shape),
             view,
             view_dims,
             output_len: src.shape.iter().product(),

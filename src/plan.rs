@@ -458,7 +458,7 @@ impl Plan {
             op,
             lens: Lens::new(),
             labels: Labels::default(),
-            input_shape: input_shape.into(),
+            input_shape: Lens::from_slice(input_shape),
             input_dims: Dims::new(),
             kept: Lens::new(),
             reduced: Lens::new(),
@@ -500,13 +500,8 @@ impl Plan {
         if layout::checked_size(&self.output_shape).is_none() {
             return Err(err(ErrorKind::Overflow, self.output_span));
         }
-        let split: Lens = self
-            .input_dims
-            .iter()
-            .flatten()
-            .map(|&id| lens[id])
-            .collect();
-        if layout::checked_size(&split).is_none() {
+        let split = self.input_dims.iter().flatten().map(|&id| lens[id]);
+        if layout::checked_size_of(split).is_none() {
             return Err(err(ErrorKind::Overflow, self.input_span));
         }
         if layout::checked_size(lens).is_none() {
@@ -527,8 +522,8 @@ impl Plan {
         // never read.)
         let mut sources: SmallVec<[Option<(usize, usize)>; 8]> = smallvec![None; lens.len()];
         for (dim, ids) in self.input_dims.iter().enumerate() {
-            let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| lens[id]).collect();
-            for (&id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
+            let here = ids.iter().map(|&id| lens[id]);
+            for (&id, mult) in ids.iter().rev().zip(layout::split_multipliers_rev(here)) {
                 sources[id] = Some((dim, mult));
             }
         }

@@ -61,12 +61,16 @@ fn checked_size_refuses_what_ndarray_cannot_hold() {
         Some(isize::MAX as usize)
     );
     assert_eq!(checked_size(&[isize::MAX as usize + 1]), None);
+    assert_eq!(checked_size_of([0, usize::MAX, 2]), None);
+    assert_eq!(checked_size_of([3, 0]), Some(0));
 }
 
 #[test]
 fn split_multipliers_are_products_of_the_inner_lengths() {
     assert_eq!(split_multipliers(&[2, 3, 4]).as_slice(), &[12, 4, 1]);
     assert_eq!(split_multipliers(&[5]).as_slice(), &[1]);
+    let rev: Vec<usize> = split_multipliers_rev([2, 3, 4].into_iter()).collect();
+    assert_eq!(rev, [1, 4, 12]);
 }
 
 #[test]
