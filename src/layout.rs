@@ -316,25 +316,26 @@ impl Prepared {
         {
             return None;
         }
-        // Split: the dimensions of a standard layout, split into their
-        // axes, are the standard layout of the axes (a dimension's stride
-        // is the product of the lengths after it, and so are its axes').
-        let mut split_lens = Lens::new();
+        // Split: each dimension into axes whose lengths multiply to its.
+        let mut input_axes = 0;
         for (ids, &len) in input_dims.iter().zip(input_shape) {
-            let start = split_lens.len();
-            split_lens.extend(ids.iter().map(|&id| axis_lens[id]));
-            let product = split_lens[start..]
+            let product = ids
                 .iter()
-                .try_fold(1usize, |a, &n| a.checked_mul(n))?;
+                .try_fold(1usize, |a, &id| a.checked_mul(axis_lens[id]))?;
             if product != len {
                 return None;
             }
+            input_axes += ids.len();
         }
-        let split_strides = standard_strides(&split_lens);
-        // Each axis' stride in the split input, if the input has it.
+        // The dimensions of a standard layout, split into their axes, are
+        // the standard layout of the axes: each axis' stride is the product
+        // of the lengths of all the axes after it, as if the input were one
+        // dimension split into them. (Wrapping as `standard_strides` does.)
+        let split = input_dims.iter().flatten();
+        let strides = split_multipliers_rev(split.clone().map(|&id| axis_lens[id]));
         let mut stride_of: SmallVec<[Option<isize>; 8]> = smallvec![None; axis_lens.len()];
-        for (&id, &s) in input_dims.iter().flatten().zip(&split_strides) {
-            stride_of[id] = Some(s);
+        for (&id, s) in split.rev().zip(strides) {
+            stride_of[id] = Some(s as isize);
         }
         // Permuted into the output's order, where new axes repeat elements
         // (stride 0); every input axis must be kept.
@@ -351,7 +352,7 @@ impl Prepared {
                 s
             }));
         }
-        if from_input != split_lens.len() {
+        if from_input != input_axes {
             return None;
         }
         let view = src.merge(groups);
