@@ -221,9 +221,8 @@ pub(crate) fn coalesce(loops: &mut SmallVec<[Loop; 8]>) {
             loops[inner] = outer;
         }
     }
-    if inner > 0 {
-        loops.drain(..inner);
-    }
+    loops.copy_within(inner.., 0);
+    loops.truncate(loops.len() - inner);
 }
 
 /// A copy's loops, outermost first, in the order that writes the output
