@@ -12,6 +12,7 @@ use nom::character::complete::char;
 use nom::combinator::{cut, map};
 use nom::error::{ErrorKind as NomErrorKind, ParseError};
 use nom::{IResult, Parser};
+use smallvec::{SmallVec, smallvec};
 
 use crate::ast::{Atom, AtomKind, Expr, Pattern, Term};
 use crate::error::{Error, ErrorKind};
@@ -218,9 +219,9 @@ fn is_word_char(c: char) -> bool {
 }
 
 // inputs := expr ("," expr)*
-fn inputs<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Vec<Expr<N>>> {
+fn inputs<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, SmallVec<[Expr<N>; 1]>> {
     let (mut i, first) = expr(total, i)?;
-    let mut all = vec![first];
+    let mut all = smallvec![first];
     while let Ok((rest, _)) = char::<_, PError>(',').parse(i) {
         let (rest, next) = expr(total, rest)?;
         all.push(next);
