@@ -339,14 +339,12 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
             continue;
         }
         let dim = input_dims.len();
-        let ids: SmallVec<[usize; 4]> = group
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Axis(id) => Some(id.0),
-                Item::Ellipsis => None,
-            })
-            .collect();
+        let mut ids: SmallVec<[usize; 4]> = SmallVec::new();
+        for item in &group.items {
+            if let Item::Axis(id) = item {
+                ids.push(id.0);
+            }
+        }
         infer(ir, &mut lens, labels, &ids, dim, shape[dim], group.span)?;
         input_dims.push(ids);
     }
