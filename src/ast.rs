@@ -10,12 +10,15 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use crate::span::Span;
 
 /// A whole pattern: one or more comma-separated inputs, `->`, one output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Pattern<N = String> {
-    pub(crate) inputs: Vec<Expr<N>>,
+    /// Inline for one input (every operation but einsum).
+    pub(crate) inputs: SmallVec<[Expr<N>; 1]>,
     pub(crate) arrow: Span,
     pub(crate) output: Expr<N>,
 }

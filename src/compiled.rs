@@ -94,7 +94,11 @@ impl<V> ShapeCache<V> {
             if let Some((_, v)) = shapes.last.as_ref().filter(|(k, _)| same(k, key)) {
                 return Ok(Arc::clone(v));
             }
-            if let Some((k, v)) = shapes.others.remove_entry(key) {
+            // (An empty map is not hashed into: a fresh op plans its first
+            // shape.)
+            if !shapes.others.is_empty()
+                && let Some((k, v)) = shapes.others.remove_entry(key)
+            {
                 shapes.touch(k, Arc::clone(&v));
                 return Ok(v);
             }
@@ -122,7 +126,9 @@ impl<V> ShapeCache<V> {
             // Another thread made it meanwhile; keep theirs.
             return Ok(fresh);
         }
-        shapes.others.remove(key);
+        if !shapes.others.is_empty() {
+            shapes.others.remove(key);
+        }
         shapes.touch(key.to_vec(), Arc::clone(&fresh));
         Ok(fresh)
     }

@@ -16,8 +16,7 @@
 //!   dimensions exactly, so distinct indices write distinct elements.
 //!
 //! The other operations only rearrange a layout's axes or decide whether
-//! strides allow something: [`Layout::split`] an axis, [`Layout::permute`],
-//! [`Layout::merge`] neighbouring axes when that is free,
+//! strides allow something: [`Layout::split`] an axis, [`Layout::merge`] neighbouring axes when that is free,
 //! [`Layout::insert_broadcast`], [`coalesce`] the loops of a nest,
 //! [`Layout::extent`] and [`checked_size`].
 
@@ -92,12 +91,21 @@ pub(crate) fn standard_strides(shape: &[usize]) -> Strides {
 /// with a zero beside lengths whose product overflows is refused, though
 /// it holds no elements).
 pub(crate) fn checked_size(shape: &[usize]) -> Option<usize> {
-    let nonzero = shape
-        .iter()
-        .filter(|&&n| n != 0)
-        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+    checked_size_of(shape.iter().copied())
+}
+
+/// [`checked_size`] of the lengths `lens` yields.
+pub(crate) fn checked_size_of(lens: impl IntoIterator<Item = usize>) -> Option<usize> {
+    let mut empty = false;
+    let nonzero = lens
+        .into_iter()
+        .filter(|&n| {
+            empty |= n == 0;
+            n != 0
+        })
+        .try_fold(1usize, |acc, n| acc.checked_mul(n))
         .filter(|&n| n <= isize::MAX as usize)?;
-    Some(if shape.contains(&0) { 0 } else { nonzero })
+    Some(if empty { 0 } else { nonzero })
 }
 
 /// The strides of an axis of `stride` split into axes of `lens` (outermost
@@ -124,13 +132,21 @@ fn split_stride_into(stride: isize, lens: &[usize], out: &mut [isize]) {
 /// splitting a stride-1 axis ([`Layout::split`]); only meaningful when no
 /// length is 0.
 pub(crate) fn split_multipliers(lens: &[usize]) -> SmallVec<[usize; 4]> {
-    let mut out: SmallVec<[usize; 4]> = smallvec![0; lens.len()];
-    let mut m: usize = 1;
-    for (slot, &len) in out.iter_mut().zip(lens).rev() {
-        *slot = m;
-        m = m.wrapping_mul(len);
-    }
+    let mut out: SmallVec<[usize; 4]> = split_multipliers_rev(lens.iter().copied()).collect();
+    out.reverse();
     out
+}
+
+/// [`split_multipliers`] of the lengths `lens` yields (outermost first),
+/// innermost axis first, with no vector in between.
+pub(crate) fn split_multipliers_rev(
+    lens: impl DoubleEndedIterator<Item = usize>,
+) -> impl Iterator<Item = usize> {
+    lens.rev().scan(1usize, |m, len| {
+        let here = *m;
+        *m = m.wrapping_mul(len);
+        Some(here)
+    })
 }
 
 /// The layout of a view of a non-empty `input` whose axes read it by
@@ -205,7 +221,8 @@ pub(crate) fn coalesce(loops: &mut SmallVec<[Loop; 8]>) {
             loops[inner] = outer;
         }
     }
-    loops.drain(..inner);
+    loops.copy_within(inner.., 0);
+    loops.truncate(loops.len() - inner);
 }
 
 /// A copy's loops, outermost first, in the order that writes the output
@@ -292,29 +309,50 @@ impl Prepared {
         kept: &[usize],
         groups: &[(usize, usize)],
     ) -> Option<Prepared> {
-        let input = Layout::standard(input_shape);
-        if input.is_empty() || kept.iter().any(|&id| axis_lens[id] == 0) {
+        if input_shape.contains(&0)
+            || input_dims.len() != input_shape.len()
+            || kept.iter().any(|&id| axis_lens[id] == 0)
+        {
             return None;
         }
-        let split = input.split_each(
-            input_dims
+        // Split: each dimension into axes whose lengths multiply to its.
+        let mut input_axes = 0;
+        for (ids, &len) in input_dims.iter().zip(input_shape) {
+            let product = ids
                 .iter()
-                .map(|ids| ids.iter().map(|&id| axis_lens[id])),
-        )?;
-        // Each axis' position among the split input's axes.
-        let mut position: SmallVec<[Option<usize>; 8]> = smallvec![None; axis_lens.len()];
-        for (k, &id) in input_dims.iter().flatten().enumerate() {
-            position[id] = Some(k);
-        }
-        let from: SmallVec<[usize; 8]> = kept.iter().filter_map(|&id| position[id]).collect();
-        if from.len() != split.shape.len() {
-            return None;
-        }
-        let mut src = split.permute(&from);
-        for (k, &id) in kept.iter().enumerate() {
-            if position[id].is_none() {
-                src = src.insert_broadcast(k, axis_lens[id]);
+                .try_fold(1usize, |a, &id| a.checked_mul(axis_lens[id]))?;
+            if product != len {
+                return None;
             }
+            input_axes += ids.len();
+        }
+        // The dimensions of a standard layout, split into their axes, are
+        // the standard layout of the axes: each axis' stride is the product
+        // of the lengths of all the axes after it, as if the input were one
+        // dimension split into them. (Wrapping as `standard_strides` does.)
+        let split = input_dims.iter().flatten();
+        let strides = split_multipliers_rev(split.clone().map(|&id| axis_lens[id]));
+        let mut stride_of: SmallVec<[Option<isize>; 8]> = smallvec![None; axis_lens.len()];
+        for (&id, s) in split.rev().zip(strides) {
+            stride_of[id] = Some(s as isize);
+        }
+        // Permuted into the output's order, where new axes repeat elements
+        // (stride 0); every input axis must be kept.
+        let mut src = Layout {
+            shape: Lens::with_capacity(kept.len()),
+            strides: Strides::with_capacity(kept.len()),
+            offset: 0,
+        };
+        let mut from_input = 0;
+        for &id in kept {
+            src.shape.push(axis_lens[id]);
+            src.strides.push(stride_of[id].map_or(0, |s| {
+                from_input += 1;
+                s
+            }));
+        }
+        if from_input != input_axes {
+            return None;
         }
         let view = src.merge(groups);
         let nest = Nest::new(&src.shape, &src.strides, &standard_strides(&src.shape));
@@ -325,7 +363,7 @@ impl Prepared {
             (ndarray::IxDyn(&v.shape), ndarray::IxDyn(&strides))
         });
         Some(Prepared {
-            input_shape: input_shape.into(),
+            input_shape: Lens::from_slice(input_shape),
             view,
             view_dims,
             output_len: src.shape.iter().product(),
@@ -375,16 +413,6 @@ impl Layout {
         }
     }
 
-    /// The standard (row-major, contiguous) layout of `shape`.
-    pub(crate) fn standard(shape: &[usize]) -> Layout {
-        Layout::new(shape, &standard_strides(shape))
-    }
-
-    /// Whether the layout has no elements.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.shape.contains(&0)
-    }
-
     /// Axis `axis` split into axes of `lens` (outermost first), if their
     /// product is its length; the split moves no element.
     pub(crate) fn split(&self, axis: usize, lens: &[usize]) -> Option<Layout> {
@@ -401,39 +429,6 @@ impl Layout {
             out.strides.insert(axis + k, s);
         }
         Some(out)
-    }
-
-    /// Every axis split at once, the `k`th into axes of the `k`th of
-    /// `lens`: the same as [`split`](Layout::split) on each in turn, with
-    /// no layout in between. `None` unless there is one list per axis and
-    /// each multiplies to its axis' length.
-    pub(crate) fn split_each<L: IntoIterator<Item = usize>>(
-        &self,
-        lens: impl IntoIterator<Item = L>,
-    ) -> Option<Layout> {
-        let mut shape = Lens::new();
-        let mut strides = Strides::new();
-        let mut axes = 0;
-        for (axis, lens) in lens.into_iter().enumerate() {
-            let start = shape.len();
-            shape.extend(lens);
-            let lens = &shape[start..];
-            let product = lens.iter().try_fold(1usize, |a, &n| a.checked_mul(n))?;
-            if product != *self.shape.get(axis)? {
-                return None;
-            }
-            strides.resize(shape.len(), 0);
-            split_stride_into(self.strides[axis], lens, &mut strides[start..]);
-            axes += 1;
-        }
-        if axes != self.shape.len() {
-            return None;
-        }
-        Some(Layout {
-            shape,
-            strides,
-            offset: self.offset,
-        })
     }
 
     /// Every dimension split into consecutive axes of `lens` (axes of
@@ -465,16 +460,6 @@ impl Layout {
             out = out.insert_broadcast(out.shape.len(), 1);
         }
         Some(out)
-    }
-
-    /// The axes in the order `order` (a permutation of `0..ndim`).
-    pub(crate) fn permute(&self, order: &[usize]) -> Layout {
-        let (shape, strides) = (self.shape.as_slice(), self.strides.as_slice());
-        Layout {
-            shape: order.iter().map(|&k| shape[k]).collect(),
-            strides: order.iter().map(|&k| strides[k]).collect(),
-            offset: self.offset,
-        }
     }
 
     /// A new axis of `len` at position `at` that repeats elements.

@@ -12,6 +12,7 @@ use nom::character::complete::char;
 use nom::combinator::{cut, map};
 use nom::error::{ErrorKind as NomErrorKind, ParseError};
 use nom::{IResult, Parser};
+use smallvec::{SmallVec, smallvec};
 
 use crate::ast::{Atom, AtomKind, Expr, Pattern, Term};
 use crate::error::{Error, ErrorKind};
@@ -193,8 +194,24 @@ fn is_space(c: char) -> bool {
 
 // space*   (cannot fail: a plain function rather than a nom parser, since
 // it runs before every term)
+#[inline]
 fn spaces(i: &str) -> &str {
-    i.trim_start_matches(is_space)
+    // ASCII spaces byte by byte: a character is decoded only at a
+    // non-ASCII byte.
+    let ascii = i.bytes().take_while(|&b| is_ascii_space(b)).count();
+    let rest = &i[ascii..];
+    if rest.as_bytes().first().is_some_and(|b| !b.is_ascii()) {
+        rest.trim_start_matches(is_space)
+    } else {
+        rest
+    }
+}
+
+/// `is_space` for ASCII: `\t`, `\n`, vertical tab, form feed, `\r` and
+/// the space (not `u8::is_ascii_whitespace`, which leaves out the
+/// vertical tab).
+fn is_ascii_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
 }
 
 fn is_word_char(c: char) -> bool {
@@ -202,9 +219,9 @@ fn is_word_char(c: char) -> bool {
 }
 
 // inputs := expr ("," expr)*
-fn inputs<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Vec<Expr<N>>> {
+fn inputs<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, SmallVec<[Expr<N>; 1]>> {
     let (mut i, first) = expr(total, i)?;
-    let mut all = vec![first];
+    let mut all = smallvec![first];
     while let Ok((rest, _)) = char::<_, PError>(',').parse(i) {
         let (rest, next) = expr(total, rest)?;
         all.push(next);
@@ -257,14 +274,20 @@ fn expr<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Expr<N>> {
 // term := space* (group | atom)
 //
 // The first character decides the alternative (only a group starts with
-// `(`), so no alternative is tried in vain.
+// `(`), so no alternative is tried in vain, and where the side ends.
 fn term<'a, N: Name<'a>>(total: usize, i: &'a str) -> PResult<'a, Term<N>> {
     let i = spaces(i);
-    if i.starts_with('(') {
-        group(total, i)
-    } else {
-        let (i, atom) = atom(total, i)?;
-        Ok((i, Term::Atom(atom)))
+    match i.as_bytes().first() {
+        Some(b'(') => group(total, i),
+        // What may follow a side (`)` only as an error): no term at all.
+        None | Some(b'-' | b',' | b')') => {
+            let kind = NomErrorKind::Alt;
+            Err(nom::Err::Error(PError::from_error_kind(i, kind)))
+        }
+        Some(_) => {
+            let (i, atom) = atom(total, i)?;
+            Ok((i, Term::Atom(atom)))
+        }
     }
 }
 
@@ -343,7 +366,7 @@ fn glued_ellipsis(token: &str) -> ErrorKind {
 
 // word := (letter | digit | "_")+   classified as a name, a number or `_`
 fn word<'a, N: Name<'a>>(i: &'a str) -> PResult<'a, AtomKind<N>> {
-    let (rest, w) = take_while1(is_word_char).parse(i)?;
+    let (rest, w) = word_chars(i)?;
     if rest.starts_with('.') {
         return dots_after_word(i, w, rest);
     }
@@ -380,6 +403,29 @@ fn word<'a, N: Name<'a>>(i: &'a str) -> PResult<'a, AtomKind<N>> {
         return invalid("a name cannot start or end with `_`");
     }
     Ok((rest, AtomKind::Name(N::new(w))))
+}
+
+/// `(letter | digit | "_")+`: nom's `take_while1(is_word_char)`, with
+/// ASCII checked byte by byte (a character is decoded only at a non-ASCII
+/// byte).
+#[inline]
+fn word_chars(i: &str) -> PResult<'_, &str> {
+    let ascii = i
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    let rest = &i[ascii..];
+    let rest = if rest.as_bytes().first().is_some_and(|b| !b.is_ascii()) {
+        rest.trim_start_matches(is_word_char)
+    } else {
+        rest
+    };
+    let len = i.len() - rest.len();
+    if len == 0 {
+        let kind = NomErrorKind::TakeWhile1;
+        return Err(nom::Err::Error(PError::from_error_kind(i, kind)));
+    }
+    Ok((rest, &i[..len]))
 }
 
 /// The error for dots right after a word `w` (at `i`; `rest` starts

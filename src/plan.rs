@@ -301,8 +301,18 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
         0
     };
 
+    // Built in its `Arc` (new, so `make_mut` copies nothing): a plan is
+    // large, and moving one costs more than most of the planning.
+    let mut arc = Arc::new(Plan::empty(
+        Arc::clone(&ir.pattern),
+        ir.op,
+        shape,
+        ir.input_span,
+        ir.output_span,
+    ));
+    let plan = Arc::make_mut(&mut arc);
     let mut lens: SmallVec<[Option<usize>; 8]> = ir.axes.iter().map(|a| a.len).collect();
-    let mut labels = Labels::default();
+    let labels = &mut plan.labels;
     for axis in &ir.axes {
         match axis.name {
             AxisName::Named => labels.push_pattern(axis.span),
@@ -317,7 +327,8 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
     let label = |labels: &Labels, id: usize| labels.get(&ir.pattern, id).to_owned();
 
     // Split: each input dimension into its elementary axes.
-    let mut input_dims = Dims::with_capacity(shape.len());
+    let input_dims = &mut plan.input_dims;
+    input_dims.reserve(shape.len());
     for group in ir.input() {
         if group.is_bare_ellipsis() {
             for i in 0..ellipsis_len {
@@ -328,22 +339,20 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
             continue;
         }
         let dim = input_dims.len();
-        let ids: SmallVec<[usize; 4]> = group
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Axis(id) => Some(id.0),
-                Item::Ellipsis => None,
-            })
-            .collect();
-        infer(ir, &mut lens, &labels, &ids, dim, shape[dim], group.span)?;
+        let mut ids: SmallVec<[usize; 4]> = SmallVec::new();
+        for item in &group.items {
+            if let Item::Axis(id) = item {
+                ids.push(id.0);
+            }
+        }
+        infer(ir, &mut lens, labels, &ids, dim, shape[dim], group.span)?;
         input_dims.push(ids);
     }
 
     // The output's dimensions as groups of axes; only a new axis (repeat)
     // can still be unknown here.
     let mut output = Dims::with_capacity(ir.output().len());
-    let mut output_spans = SmallVec::with_capacity(ir.output().len());
+    let output_spans = &mut plan.output_spans;
     for group in ir.output() {
         if group.is_bare_ellipsis() {
             for i in 0..ellipsis_len {
@@ -362,7 +371,7 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
         for &id in &ids {
             if lens[id].is_none() {
                 let kind = ErrorKind::MissingLength {
-                    name: label(&labels, id),
+                    name: label(labels, id),
                 };
                 return Err(err(kind, ir.axes[id].span));
             }
@@ -377,22 +386,10 @@ pub(crate) fn plan(ir: &Ir, shape: &[usize]) -> Result<Arc<Plan>, Error> {
                 .flatten()
                 .all(|id| output.iter().flatten().any(|o| o == id))
     );
-    build(
-        Parts {
-            pattern: Arc::clone(&ir.pattern),
-            op: ir.op,
-            labels,
-            // Every axis is known now: from the input, the caller or inference.
-            lens: lens.iter().map(|l| l.unwrap_or(0)).collect(),
-            input_shape: shape,
-            input_dims,
-            output: &output,
-            output_spans,
-            input_span: ir.input_span,
-            output_span: ir.output_span,
-        },
-        Arc::new,
-    )
+    // Every axis is known now: from the input, the caller or inference.
+    plan.lens.extend(lens.iter().map(|l| l.unwrap_or(0)));
+    plan.finish(&output)?;
+    Ok(arc)
 }
 
 /// A plan as data, before its derived parts: the elementary axes with
@@ -429,122 +426,124 @@ pub(crate) fn from_groups(g: Groups<'_>) -> Result<Plan, Error> {
     for label in &g.labels {
         labels.push_own(format_args!("{label}"));
     }
-    build(
-        Parts {
-            pattern: Arc::from(g.pattern),
-            op: g.op,
-            labels,
-            lens: Lens::from_vec(g.lens),
-            input_shape: g.input_shape,
-            input_dims: Dims::from_vec(g.input_dims),
-            output: &g.output,
-            output_spans: SmallVec::from_vec(g.output_spans),
-            input_span: g.input_span,
-            output_span: g.output_span,
-        },
-        |plan| plan,
-    )
+    let mut plan = Plan::empty(
+        Arc::from(g.pattern),
+        g.op,
+        g.input_shape,
+        g.input_span,
+        g.output_span,
+    );
+    plan.lens = Lens::from_vec(g.lens);
+    plan.labels = labels;
+    plan.input_dims = Dims::from_vec(g.input_dims);
+    plan.output_spans = SmallVec::from_vec(g.output_spans);
+    plan.finish(&g.output)?;
+    Ok(plan)
 }
 
-/// [`Groups`] as [`plan`] makes them, without an allocation of their own.
-struct Parts<'a> {
-    pattern: Arc<str>,
-    op: Op,
-    labels: Labels,
-    lens: Lens,
-    input_shape: &'a [usize],
-    input_dims: Dims,
-    output: &'a [SmallVec<[usize; 4]>],
-    output_spans: SmallVec<[Span; 8]>,
-    input_span: Span,
-    output_span: Span,
-}
-
-/// The plan of `g`, as [`from_groups`] describes, passed to `wrap` (which
-/// [`plan`] uses to build it straight into its `Arc`, with no copy of the
-/// plan in between).
-fn build<W>(g: Parts<'_>, wrap: impl FnOnce(Plan) -> W) -> Result<W, Error> {
-    let err = |kind, span| Error::new(&g.pattern, kind, span);
-    debug_assert_eq!(g.input_dims.len(), g.input_shape.len());
-    // Read through a slice: indexing a `SmallVec` checks where it lives.
-    let lens: &[usize] = &g.lens;
-    let mut kept = Lens::new();
-    let mut output_dims = SmallVec::with_capacity(g.output.len());
-    let mut output_shape = Lens::with_capacity(g.output.len());
-    for (ids, &span) in g.output.iter().zip(&g.output_spans) {
-        let start = kept.len();
-        let mut len: usize = 1;
-        for &id in ids {
-            len = len
-                .checked_mul(lens[id])
-                .ok_or_else(|| err(ErrorKind::Overflow, span))?;
-            kept.push(id);
-        }
-        output_dims.push((start, kept.len()));
-        output_shape.push(len);
-    }
-    // A shape ndarray cannot represent is refused here, even when a length
-    // of 0 makes it empty: the result's, and, as in einops (whose reshape
-    // into the elementary axes would fail), the input's axes split out and
-    // then every axis together.
-    if layout::checked_size(&output_shape).is_none() {
-        return Err(err(ErrorKind::Overflow, g.output_span));
-    }
-    let split: Lens = g.input_dims.iter().flatten().map(|&id| lens[id]).collect();
-    if layout::checked_size(&split).is_none() {
-        return Err(err(ErrorKind::Overflow, g.input_span));
-    }
-    if layout::checked_size(lens).is_none() {
-        return Err(err(ErrorKind::Overflow, g.output_span));
-    }
-    let reduced: Lens = g
-        .input_dims
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|id| !kept.contains(id))
-        .collect();
-
-    // Each elementary axis steps through its input dimension by the product
-    // of the lengths of the axes after it in that dimension's group. (With
-    // a length 0 the input is empty and the steps are never read.)
-    let mut sources: SmallVec<[Option<(usize, usize)>; 8]> = smallvec![None; lens.len()];
-    for (dim, ids) in g.input_dims.iter().enumerate() {
-        let here: SmallVec<[usize; 4]> = ids.iter().map(|&id| lens[id]).collect();
-        for (&id, mult) in ids.iter().zip(layout::split_multipliers(&here)) {
-            sources[id] = Some((dim, mult));
+impl Plan {
+    /// A plan of `pattern` for an input of `input_shape` with no axes yet,
+    /// filled in by [`plan`] or [`from_groups`].
+    fn empty(
+        pattern: Arc<str>,
+        op: Op,
+        input_shape: &[usize],
+        input_span: Span,
+        output_span: Span,
+    ) -> Plan {
+        Plan {
+            pattern,
+            op,
+            lens: Lens::new(),
+            labels: Labels::default(),
+            input_shape: Lens::from_slice(input_shape),
+            input_dims: Dims::new(),
+            kept: Lens::new(),
+            reduced: Lens::new(),
+            output_dims: SmallVec::new(),
+            output_shape: Lens::new(),
+            steps: SmallVec::new(),
+            prepared: None,
+            output_span,
+            input_span,
+            output_spans: SmallVec::new(),
         }
     }
-    let steps = kept
-        .iter()
-        .chain(&reduced)
-        .map(|&id| match sources[id] {
-            Some((dim, mult)) => Step::along(lens[id], dim, mult),
-            None => Step::broadcast(lens[id]),
-        })
-        .collect();
-    let prepared = if reduced.is_empty() {
-        Prepared::new(g.input_shape, &g.input_dims, lens, &kept, &output_dims)
-    } else {
-        None
-    };
-    Ok(wrap(Plan {
-        pattern: g.pattern,
-        op: g.op,
-        lens: g.lens,
-        labels: g.labels,
-        input_shape: g.input_shape.into(),
-        input_dims: g.input_dims,
-        kept,
-        reduced,
-        output_dims,
-        output_shape,
-        steps,
-        prepared,
-        output_span: g.output_span,
-        input_span: g.input_span,
-        output_spans: g.output_spans,
-    }))
+
+    /// Derives, in place, what [`from_groups`] describes from the axes and
+    /// the input's dimensions, and the output's dimensions as groups of
+    /// axes (`output`, one per span of `output_spans`).
+    fn finish(&mut self, output: &[SmallVec<[usize; 4]>]) -> Result<(), Error> {
+        debug_assert_eq!(self.input_dims.len(), self.input_shape.len());
+        let err = |kind, span| Error::new(&self.pattern, kind, span);
+        // Read through a slice: indexing a `SmallVec` checks where it lives.
+        let lens: &[usize] = &self.lens;
+        let kept = &mut self.kept;
+        for (ids, &span) in output.iter().zip(&self.output_spans) {
+            let start = kept.len();
+            let mut len: usize = 1;
+            for &id in ids {
+                len = len
+                    .checked_mul(lens[id])
+                    .ok_or_else(|| err(ErrorKind::Overflow, span))?;
+                kept.push(id);
+            }
+            self.output_dims.push((start, kept.len()));
+            self.output_shape.push(len);
+        }
+        // A shape ndarray cannot represent is refused here, even when a
+        // length of 0 makes it empty: the result's, and, as in einops
+        // (whose reshape into the elementary axes would fail), the input's
+        // axes split out and then every axis together.
+        if layout::checked_size(&self.output_shape).is_none() {
+            return Err(err(ErrorKind::Overflow, self.output_span));
+        }
+        let split = self.input_dims.iter().flatten().map(|&id| lens[id]);
+        if layout::checked_size_of(split).is_none() {
+            return Err(err(ErrorKind::Overflow, self.input_span));
+        }
+        if layout::checked_size(lens).is_none() {
+            return Err(err(ErrorKind::Overflow, self.output_span));
+        }
+        let kept: &[usize] = kept;
+        self.reduced.extend(
+            self.input_dims
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|id| !kept.contains(id)),
+        );
+
+        // Each elementary axis steps through its input dimension by the
+        // product of the lengths of the axes after it in that dimension's
+        // group. (With a length 0 the input is empty and the steps are
+        // never read.)
+        let mut sources: SmallVec<[Option<(usize, usize)>; 8]> = smallvec![None; lens.len()];
+        for (dim, ids) in self.input_dims.iter().enumerate() {
+            let here = ids.iter().map(|&id| lens[id]);
+            for (&id, mult) in ids.iter().rev().zip(layout::split_multipliers_rev(here)) {
+                sources[id] = Some((dim, mult));
+            }
+        }
+        self.steps.extend(
+            kept.iter()
+                .chain(&self.reduced)
+                .map(|&id| match sources[id] {
+                    Some((dim, mult)) => Step::along(lens[id], dim, mult),
+                    None => Step::broadcast(lens[id]),
+                }),
+        );
+        if self.reduced.is_empty() {
+            self.prepared = Prepared::new(
+                &self.input_shape,
+                &self.input_dims,
+                lens,
+                kept,
+                &self.output_dims,
+            );
+        }
+        Ok(())
+    }
 }
 
 /// What a group of axes says about the dimension it splits.

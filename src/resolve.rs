@@ -32,8 +32,8 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
     }
     let lhs = &ast.inputs[0];
     let rhs = &ast.output;
-    check_side(text, lhs, Side::Input, op)?;
-    check_side(text, rhs, Side::Output, op)?;
+    let input_ellipsis = check_side(text, lhs, Side::Input, op)?;
+    let output_ellipsis = check_side(text, rhs, Side::Output, op)?;
 
     // A named axis' span is its name, so the names are `text[span]`:
     // looked up by a scan of the few axes, never copied.
@@ -164,13 +164,7 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
         return Err(err(kind, span));
     }
 
-    let ellipsis_span = |e: &Expr<N>| {
-        e.atoms()
-            .find(|a| matches!(a.kind, AtomKind::Ellipsis))
-            .map(|a| a.span)
-    };
-    let input_ellipsis = ellipsis_span(lhs);
-    match (input_ellipsis, ellipsis_span(rhs)) {
+    match (input_ellipsis, output_ellipsis) {
         (None, Some(at)) => {
             let kind = ErrorKind::OneSidedEllipsis {
                 side: Side::Output,
@@ -201,13 +195,14 @@ pub(crate) fn resolve<N: Deref<Target = str>>(
 }
 
 /// Rules local to one side: constructs the operation does not accept,
-/// duplicate names, ellipsis count and placement.
+/// duplicate names, ellipsis count and placement. Returns the span of the
+/// side's ellipsis, if it has one.
 fn check_side<N: Deref<Target = str>>(
     text: &str,
     expr: &Expr<N>,
     side: Side,
     op: Op,
-) -> Result<(), Error> {
+) -> Result<Option<Span>, Error> {
     let err = |kind, span| Error::new(text, kind, span);
     // The names seen so far: a pattern has a handful, so a scan beats
     // hashing.
@@ -258,7 +253,7 @@ fn check_side<N: Deref<Target = str>>(
             }
         }
     }
-    Ok(())
+    Ok(ellipsis)
 }
 
 /// `a == b`, byte by byte: for names of a few bytes, faster than the

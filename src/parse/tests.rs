@@ -122,6 +122,24 @@ fn spacing() {
     assert_eq!(p.arrow, span(7..9));
 }
 
+/// Past ASCII, spaces and names are told by their characters: a
+/// vertical tab and a no-break space are spaces, and `bα` is one name.
+#[test]
+fn spacing_and_names_beyond_ascii() {
+    assert_eq!(t("a\u{b}b\u{a0}-> b\u{3000}a"), "a b -> b a");
+    assert_eq!(
+        atoms("bα c\u{a0}(d e)"),
+        [
+            Name("bα".into()),
+            Name("c".into()),
+            Name("d".into()),
+            Name("e".into())
+        ]
+    );
+    let p = parse_pattern("\u{a0}a -> a").unwrap();
+    assert_eq!(p.inputs[0].span, span(2..3));
+}
+
 // pattern := expr ("," expr)* "->" expr
 #[test]
 fn pattern_shape() {
