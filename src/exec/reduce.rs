@@ -156,6 +156,19 @@ pub(crate) trait Numeric: Copy {
     }
 }
 
+/// [`Numeric::pool`] and [`Numeric::pool_into`] through the pooling kernel
+/// (when `$pools`).
+macro_rules! pooling {
+    ($pools:expr) => {
+        fn pool(src: &Source<'_, Self>, kept: usize, mean: bool, out: &mut Vec<Self>) -> bool {
+            $pools && pool::pool(src, kept, mean, out)
+        }
+        fn pool_into(src: &Source<'_, Self>, kept: usize, mean: bool, out: &mut [Self]) -> bool {
+            $pools && pool::pool_into(src, kept, mean, out)
+        }
+    };
+}
+
 macro_rules! float {
     ($t:ty) => {
         impl Numeric for $t {
@@ -183,17 +196,7 @@ macro_rules! float {
             fn mean(acc: f64, count: usize) -> Option<Self> {
                 Some((acc / count as f64) as $t)
             }
-            fn pool(src: &Source<'_, Self>, kept: usize, mean: bool, out: &mut Vec<Self>) -> bool {
-                pool::pool(src, kept, mean, out)
-            }
-            fn pool_into(
-                src: &Source<'_, Self>,
-                kept: usize,
-                mean: bool,
-                out: &mut [Self],
-            ) -> bool {
-                pool::pool_into(src, kept, mean, out)
-            }
+            pooling!(true);
         }
     };
 }
@@ -248,19 +251,7 @@ macro_rules! int {
             fn overflowed(acc: Option<$acc>) -> bool {
                 acc.and_then(|v| <$t>::try_from(v).ok()).is_none()
             }
-            $(
-            fn pool(src: &Source<'_, Self>, kept: usize, mean: bool, out: &mut Vec<Self>) -> bool {
-                $pools && pool::pool(src, kept, mean, out)
-            }
-            fn pool_into(
-                src: &Source<'_, Self>,
-                kept: usize,
-                mean: bool,
-                out: &mut [Self],
-            ) -> bool {
-                $pools && pool::pool_into(src, kept, mean, out)
-            }
-            )?
+            $(pooling!($pools);)?
         }
     )*};
 }

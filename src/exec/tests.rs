@@ -303,6 +303,31 @@ fn copy_into_any_output_layout() {
 
 // Not under Miri: rayon's pool (crossbeam-epoch) itself breaks Stacked
 // Borrows' rules. The integration tests cover this path natively.
+/// A `b c (h kh) (w kw) -> b c h w` case: the input's shape, a layout
+/// (standard, or random), and the steps that read the input as
+/// `b h w kh kw`.
+fn pooling_case(rng: &mut Lcg, standard: bool) -> ([usize; 3], Layout, [Step; 5]) {
+    let (h, w) = (1 + rng.below(3), 1 + rng.below(9));
+    let (kh, kw) = (1 + rng.below(3), 1 + rng.below(3));
+    let layout = if standard {
+        Layout {
+            perm: vec![0, 1, 2],
+            flips: vec![false; 3],
+            steps: vec![1; 3],
+        }
+    } else {
+        Layout::random(rng, 3)
+    };
+    let steps = [
+        Step::along(2, 0, 1),
+        Step::along(h, 1, kh),
+        Step::along(w, 2, kw),
+        Step::along(kh, 1, 1),
+        Step::along(kw, 2, 1),
+    ];
+    ([2, h * kh, w * kw], layout, steps)
+}
+
 #[test]
 fn integer_pooling_equals_exact_sums() {
     // Sums of i32 and u8 windows, in random layouts and with values near
@@ -312,27 +337,10 @@ fn integer_pooling_equals_exact_sums() {
     let mut rng = Lcg(23);
     let (mut pooled, mut overflowed) = (0, 0);
     for round in 0..ROUNDS * 2 {
-        let (h, w) = (1 + rng.below(3), 1 + rng.below(9));
-        let (kh, kw) = (1 + rng.below(3), 1 + rng.below(3));
-        let shape = [2, h * kh, w * kw];
-        let layout = if round % 2 == 0 {
-            Layout {
-                perm: vec![0, 1, 2],
-                flips: vec![false; 3],
-                steps: vec![1; 3],
-            }
-        } else {
-            Layout::random(&mut rng, 3)
-        };
+        let (shape, layout, steps) = pooling_case(&mut rng, round % 2 == 0);
+        let [_, h, w] = [shape[0], steps[1].len, steps[2].len];
         // Every third round has values large enough to overflow.
         let big = round % 3 == 0;
-        let steps = [
-            Step::along(2, 0, 1),
-            Step::along(h, 1, kh),
-            Step::along(w, 2, kw),
-            Step::along(kh, 1, 1),
-            Step::along(kw, 2, 1),
-        ];
         macro_rules! check {
             ($t:ty, $value:expr) => {{
                 let base = stored(&shape, &layout, $value);
@@ -489,28 +497,11 @@ fn pooling_equals_the_fold() {
     let mut rng = Lcg(19);
     let mut pooled = 0;
     for _ in 0..ROUNDS * 3 / 2 {
-        let (h, w) = (1 + rng.below(3), 1 + rng.below(9));
-        let (kh, kw) = (1 + rng.below(3), 1 + rng.below(3));
-        let shape = [2, h * kh, w * kw];
-        let layout = if rng.below(2) == 0 {
-            Layout {
-                perm: vec![0, 1, 2],
-                flips: vec![false; 3],
-                steps: vec![1; 3],
-            }
-        } else {
-            Layout::random(&mut rng, 3)
-        };
+        let standard = rng.below(2) == 0;
+        let (shape, layout, steps) = pooling_case(&mut rng, standard);
+        let [h, w, kh, kw] = [1, 2, 3, 4].map(|k| steps[k].len);
         let base = stored(&shape, &layout, |i| (i % 7) as f32 * 0.3 - 0.5);
         let v = layout.view(&base);
-        let step = Step::along;
-        let steps = [
-            step(2, 0, 1),
-            step(h, 1, kh),
-            step(w, 2, kw),
-            step(kh, 1, 1),
-            step(kw, 2, 1),
-        ];
         let src = Source::new(&v, &steps);
         for mean in [false, true] {
             let mut acc = vec![0.0f64; 2 * h * w];
