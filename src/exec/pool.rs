@@ -1,6 +1,7 @@
 //! Reductions over a [`Source`]: the memory-order fold that every reduce
-//! can use, and the pooling kernel for sums and means of floats whose
-//! reduced axes form windows (with the AVX rows in `simd`).
+//! can use, and the pooling kernel for sums and means of floats, and sums
+//! of integers of up to 32 bits, whose reduced axes form windows (with the
+//! AVX rows for `f32` in `simd`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
