@@ -16,9 +16,10 @@
 //!   dimensions exactly, so distinct indices write distinct elements.
 //!
 //! The other operations only rearrange a layout's axes or decide whether
-//! strides allow something: [`Layout::split`] an axis, [`Layout::merge`] neighbouring axes when that is free,
-//! [`Layout::insert_broadcast`], [`coalesce`] the loops of a nest,
-//! [`Layout::extent`] and [`checked_size`].
+//! strides allow something: [`Layout::split`] an axis, [`Layout::merge`]
+//! neighbouring axes when that is free, [`Layout::insert_broadcast`],
+//! [`coalesce`] the loops of a nest, [`Layout::extent`] and
+//! [`checked_size`].
 
 use smallvec::{SmallVec, smallvec};
 

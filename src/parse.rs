@@ -196,12 +196,18 @@ fn is_space(c: char) -> bool {
 // it runs before every term)
 #[inline]
 fn spaces(i: &str) -> &str {
-    // ASCII spaces byte by byte: a character is decoded only at a
-    // non-ASCII byte.
-    let ascii = i.bytes().take_while(|&b| is_ascii_space(b)).count();
+    skip_while(i, is_ascii_space, is_space)
+}
+
+/// `i.trim_start_matches(full)`, with the ASCII prefix checked byte by
+/// byte by `byte` (which agrees with `full` on ASCII): a character is
+/// decoded only from the first non-ASCII byte on.
+#[inline(always)]
+fn skip_while(i: &str, byte: impl Fn(u8) -> bool, full: impl Fn(char) -> bool) -> &str {
+    let ascii = i.bytes().take_while(|&b| byte(b)).count();
     let rest = &i[ascii..];
     if rest.as_bytes().first().is_some_and(|b| !b.is_ascii()) {
-        rest.trim_start_matches(is_space)
+        rest.trim_start_matches(full)
     } else {
         rest
     }
@@ -410,16 +416,7 @@ fn word<'a, N: Name<'a>>(i: &'a str) -> PResult<'a, AtomKind<N>> {
 /// byte).
 #[inline]
 fn word_chars(i: &str) -> PResult<'_, &str> {
-    let ascii = i
-        .bytes()
-        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-        .count();
-    let rest = &i[ascii..];
-    let rest = if rest.as_bytes().first().is_some_and(|b| !b.is_ascii()) {
-        rest.trim_start_matches(is_word_char)
-    } else {
-        rest
-    };
+    let rest = skip_while(i, |b| b.is_ascii_alphanumeric() || b == b'_', is_word_char);
     let len = i.len() - rest.len();
     if len == 0 {
         let kind = NomErrorKind::TakeWhile1;
