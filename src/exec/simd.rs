@@ -41,34 +41,41 @@ pub(super) unsafe fn transpose_u32(
     n: usize,
     stream: bool,
 ) {
-    // SAFETY: `block_u32` moves the 8 × 8 block at `(i, j)`, inside the
-    // tile as `by_blocks` promises, so every offset it touches is valid
-    // (this function's contract); its destination rows start 16-byte
-    // aligned when `stream` (`dst` aligned, `di` and `j` multiples of 4).
+    // SAFETY: `block_u32` moves the 8 × 8 block at `(i, j)`, and
+    // `pair_u32` the 8 × 16 one, inside the tile as `by_blocks` promises,
+    // so every offset they touch is valid (this function's contract);
+    // their destination rows start 16-byte aligned when `stream` (`dst`
+    // aligned, `di` and `j` multiples of 4), and 32-byte aligned where
+    // pairs are used (`dst` and `di` as `pairs` requires, `j` a multiple
+    // of 8).
     unsafe {
-        by_blocks::<_, 8>(src, sj, dst, di, m, n, |i, j| {
-            block_u32(
-                src.offset(i + j * sj),
-                sj,
-                dst.offset(i * di + j),
-                di,
-                stream,
-            )
+        let pairs = stream && dst.align_offset(32) == 0 && di % 8 == 0;
+        by_blocks::<_, 8>(src, sj, dst, di, m, n, pairs, |i, j, two| {
+            let (s, d) = (src.offset(i + j * sj), dst.offset(i * di + j));
+            if two {
+                pair_u32(s, sj, d, di)
+            } else {
+                block_u32(s, sj, d, di, stream)
+            }
         })
     }
 }
 
 /// The loops of a blocked transpose (`dst[i * di + j] = src[i + j * sj]`,
-/// `i < m`, `j < n`): `block(i, j)` for every full `B × B` block, row
-/// blocks outside so that consecutive blocks finish the same destination
-/// lines (which streaming stores need), then the ragged edges element by
-/// element.
+/// `i < m`, `j < n`): `block(i, j, false)` for every full `B × B` block,
+/// row blocks outside so that consecutive blocks finish the same
+/// destination lines (which streaming stores need), then the ragged edges
+/// element by element. With `pairs`, two blocks side by side along `j` are
+/// one call, `block(i, j, true)` for the `B × 2B` block at `(i, j)`, so
+/// that a kernel can write each of its destination rows whole.
 ///
 /// # Safety
 ///
 /// Every `src + i + j * sj` and `dst + i * di + j` with `i < m`, `j < n`
-/// is a valid element to read or write, and `block(i, j)` is sound when
-/// its block `i..i + B`, `j..j + B` lies inside the tile.
+/// is a valid element to read or write, and `block(i, j, two)` is sound
+/// when its block `i..i + B`, `j..j + B` (`j..j + 2B` if `two`) lies
+/// inside the tile.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn by_blocks<T: Copy, const B: usize>(
     src: *const T,
@@ -77,13 +84,18 @@ unsafe fn by_blocks<T: Copy, const B: usize>(
     di: isize,
     m: usize,
     n: usize,
-    mut block: impl FnMut(isize, isize),
+    pairs: bool,
+    mut block: impl FnMut(isize, isize, bool),
 ) {
     let (mb, nb) = (m - m % B, n - n % B);
     for i in (0..mb).step_by(B) {
-        for j in (0..nb).step_by(B) {
-            // `i + B <= mb <= m`, and the same for `j`: inside the tile.
-            block(i as isize, j as isize);
+        let mut j = 0;
+        while j < nb {
+            // `i + B <= mb <= m`, and `j + 2B <= nb <= n` for a pair (else
+            // `j + B <= nb`): inside the tile.
+            let two = pairs && j + 2 * B <= nb;
+            block(i as isize, j as isize, two);
+            j += if two { 2 * B } else { B };
         }
     }
     // The edges: columns `mb..m` of every row, then rows `nb..n`.
@@ -124,12 +136,59 @@ unsafe fn put_ps(d: *mut f32, v: __m256, stream: bool) {
 #[target_feature(enable = "avx")]
 #[inline]
 unsafe fn block_u32(src: *const u32, sj: isize, dst: *mut u32, di: isize, stream: bool) {
-    let s = src.cast::<f32>();
     let d = dst.cast::<f32>();
-    // SAFETY: for all loads and stores below, row `r` of the source is the 8
-    // elements at `src + r * sj`, row `r` of the destination the 8 at
-    // `dst + r * di`, `r < 8`: valid by the contract. The f32 lanes only
-    // carry bits; shuffles and unaligned loads and stores do not alter them.
+    // SAFETY: the source rows are valid to read (contract); row `r < 8` of
+    // the destination is the 8 elements at `dst + r * di`, valid by the
+    // contract, 16-byte aligned with `stream`.
+    unsafe {
+        let rows = transposed_u32(src, sj);
+        for (r, v) in rows.into_iter().enumerate() {
+            put_ps(d.offset(r as isize * di), v, stream);
+        }
+    }
+}
+
+/// Two 8 × 8 blocks of [`transpose_u32`] side by side (at `src` and at
+/// `src + 8 * sj`), written as eight whole 16-element rows with 32-byte
+/// streaming stores: each row (a cache line, when 64-byte aligned) is
+/// finished before the next begins.
+///
+/// # Safety
+///
+/// AVX; `src + i + j * sj` valid to read for `i < 8`, `j < 16`, and every
+/// `dst + i * di .. dst + i * di + 16`, `i < 8`, valid to write and
+/// 32-byte aligned.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn pair_u32(src: *const u32, sj: isize, dst: *mut u32, di: isize) {
+    let d = dst.cast::<f32>();
+    // SAFETY: both blocks' source rows are valid to read (contract); the
+    // stores write the 16 elements of destination row `r < 8` at 32-byte
+    // aligned addresses (contract).
+    unsafe {
+        let left = transposed_u32(src, sj);
+        let right = transposed_u32(src.offset(8 * sj), sj);
+        for (r, (a, b)) in left.into_iter().zip(right).enumerate() {
+            let row = d.offset(r as isize * di);
+            _mm256_stream_ps(row, a);
+            _mm256_stream_ps(row.add(8), b);
+        }
+    }
+}
+
+/// The 8 × 8 block of 4-byte elements at `src` (rows `src + r * sj`),
+/// transposed: element `j` of row `i` of the result is `src[i + j * sj]`.
+///
+/// # Safety
+///
+/// AVX; `src + i + j * sj` valid to read for `i, j < 8`.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn transposed_u32(src: *const u32, sj: isize) -> [__m256; 8] {
+    let s = src.cast::<f32>();
+    // SAFETY: row `r < 8` of the source is the 8 elements at `src + r *
+    // sj`, valid by the contract. The f32 lanes only carry bits; shuffles
+    // and unaligned loads do not alter them.
     unsafe {
         let r0 = _mm256_loadu_ps(s);
         let r1 = _mm256_loadu_ps(s.offset(sj));
@@ -155,38 +214,16 @@ unsafe fn block_u32(src: *const u32, sj: isize, dst: *mut u32, di: isize, stream
         let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
         let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
         let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-        put_ps(d, _mm256_permute2f128_ps::<0x20>(u0, u4), stream);
-        put_ps(d.offset(di), _mm256_permute2f128_ps::<0x20>(u1, u5), stream);
-        put_ps(
-            d.offset(2 * di),
+        [
+            _mm256_permute2f128_ps::<0x20>(u0, u4),
+            _mm256_permute2f128_ps::<0x20>(u1, u5),
             _mm256_permute2f128_ps::<0x20>(u2, u6),
-            stream,
-        );
-        put_ps(
-            d.offset(3 * di),
             _mm256_permute2f128_ps::<0x20>(u3, u7),
-            stream,
-        );
-        put_ps(
-            d.offset(4 * di),
             _mm256_permute2f128_ps::<0x31>(u0, u4),
-            stream,
-        );
-        put_ps(
-            d.offset(5 * di),
             _mm256_permute2f128_ps::<0x31>(u1, u5),
-            stream,
-        );
-        put_ps(
-            d.offset(6 * di),
             _mm256_permute2f128_ps::<0x31>(u2, u6),
-            stream,
-        );
-        put_ps(
-            d.offset(7 * di),
             _mm256_permute2f128_ps::<0x31>(u3, u7),
-            stream,
-        );
+        ]
     }
 }
 
@@ -206,18 +243,20 @@ pub(super) unsafe fn transpose_u64(
     n: usize,
     stream: bool,
 ) {
-    // SAFETY: `block_u64` moves the 4 × 4 block at `(i, j)`, inside the
-    // tile as `by_blocks` promises; its destination rows start 16-byte
-    // aligned when `stream` (`dst` aligned, `di` and `j` even).
+    // SAFETY: `block_u64` moves the 4 × 4 block at `(i, j)`, and
+    // `pair_u64` the 4 × 8 one, inside the tile as `by_blocks` promises;
+    // their destination rows start 16-byte aligned when `stream` (`dst`
+    // aligned, `di` and `j` even), and 32-byte aligned where pairs are
+    // used (`dst` and `di` as `pairs` requires, `j` a multiple of 4).
     unsafe {
-        by_blocks::<_, 4>(src, sj, dst, di, m, n, |i, j| {
-            block_u64(
-                src.offset(i + j * sj),
-                sj,
-                dst.offset(i * di + j),
-                di,
-                stream,
-            )
+        let pairs = stream && dst.align_offset(32) == 0 && di % 4 == 0;
+        by_blocks::<_, 4>(src, sj, dst, di, m, n, pairs, |i, j, two| {
+            let (s, d) = (src.offset(i + j * sj), dst.offset(i * di + j));
+            if two {
+                pair_u64(s, sj, d, di)
+            } else {
+                block_u64(s, sj, d, di, stream)
+            }
         })
     }
 }
@@ -250,10 +289,57 @@ unsafe fn put_pd(d: *mut f64, v: __m256d, stream: bool) {
 #[target_feature(enable = "avx")]
 #[inline]
 unsafe fn block_u64(src: *const u64, sj: isize, dst: *mut u64, di: isize, stream: bool) {
-    let s = src.cast::<f64>();
     let d = dst.cast::<f64>();
-    // SAFETY: rows `r < 4` of 4 elements at `src + r * sj` and
-    // `dst + r * di`, valid by the contract; the f64 lanes only carry bits.
+    // SAFETY: the source rows are valid to read (contract); row `r < 4` of
+    // the destination is the 4 elements at `dst + r * di`, valid by the
+    // contract, 16-byte aligned with `stream`.
+    unsafe {
+        let rows = transposed_u64(src, sj);
+        for (r, v) in rows.into_iter().enumerate() {
+            put_pd(d.offset(r as isize * di), v, stream);
+        }
+    }
+}
+
+/// Two 4 × 4 blocks of [`transpose_u64`] side by side (at `src` and at
+/// `src + 4 * sj`), written as four whole 8-element rows with 32-byte
+/// streaming stores, as [`pair_u32`] does.
+///
+/// # Safety
+///
+/// AVX; `src + i + j * sj` valid to read for `i < 4`, `j < 8`, and every
+/// `dst + i * di .. dst + i * di + 8`, `i < 4`, valid to write and 32-byte
+/// aligned.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn pair_u64(src: *const u64, sj: isize, dst: *mut u64, di: isize) {
+    let d = dst.cast::<f64>();
+    // SAFETY: both blocks' source rows are valid to read (contract); the
+    // stores write the 8 elements of destination row `r < 4` at 32-byte
+    // aligned addresses (contract).
+    unsafe {
+        let left = transposed_u64(src, sj);
+        let right = transposed_u64(src.offset(4 * sj), sj);
+        for (r, (a, b)) in left.into_iter().zip(right).enumerate() {
+            let row = d.offset(r as isize * di);
+            _mm256_stream_pd(row, a);
+            _mm256_stream_pd(row.add(4), b);
+        }
+    }
+}
+
+/// The 4 × 4 block of 8-byte elements at `src` (rows `src + r * sj`),
+/// transposed: element `j` of row `i` of the result is `src[i + j * sj]`.
+///
+/// # Safety
+///
+/// AVX; `src + i + j * sj` valid to read for `i, j < 4`.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn transposed_u64(src: *const u64, sj: isize) -> [__m256d; 4] {
+    let s = src.cast::<f64>();
+    // SAFETY: rows `r < 4` of 4 elements at `src + r * sj`, valid by the
+    // contract; the f64 lanes only carry bits.
     unsafe {
         let r0 = _mm256_loadu_pd(s);
         let r1 = _mm256_loadu_pd(s.offset(sj));
@@ -263,18 +349,12 @@ unsafe fn block_u64(src: *const u64, sj: isize, dst: *mut u64, di: isize, stream
         let t1 = _mm256_unpackhi_pd(r0, r1);
         let t2 = _mm256_unpacklo_pd(r2, r3);
         let t3 = _mm256_unpackhi_pd(r2, r3);
-        put_pd(d, _mm256_permute2f128_pd::<0x20>(t0, t2), stream);
-        put_pd(d.offset(di), _mm256_permute2f128_pd::<0x20>(t1, t3), stream);
-        put_pd(
-            d.offset(2 * di),
+        [
+            _mm256_permute2f128_pd::<0x20>(t0, t2),
+            _mm256_permute2f128_pd::<0x20>(t1, t3),
             _mm256_permute2f128_pd::<0x31>(t0, t2),
-            stream,
-        );
-        put_pd(
-            d.offset(3 * di),
             _mm256_permute2f128_pd::<0x31>(t1, t3),
-            stream,
-        );
+        ]
     }
 }
 

@@ -244,6 +244,45 @@ fn transposes_sweep_in_page_groups() {
     }
 }
 
+/// Transposes written with streaming stores (the threshold lowered to
+/// nothing), whose output rows are whole cache lines: 8 × 16 blocks of
+/// 4-byte elements and 4 × 8 blocks of 8-byte ones go out row by row,
+/// single blocks and the element-wise edges fill the rest. On one thread
+/// and split over the pool, into outputs that start on a cache line and
+/// off it.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn streamed_transposes_equal_index_arithmetic() {
+    for sizes in [(usize::MAX, 0), (0, 0)] {
+        threads::set_thresholds(Some(sizes));
+        // Output rows of 1104, 528 and 48 elements: multiples of 16.
+        for (a, b) in [(1104, 1030), (528, 2053), (48, 72), (48, 9)] {
+            let base =
+                ArrayD::from_shape_vec(IxDyn(&[a, b]), (0..(a * b) as u32).collect()).unwrap();
+            let v = base.view();
+            let steps = [Step::along(b, 1, 1), Step::along(a, 0, 1)];
+            let want = naive(&v, &steps);
+            for skip in [0, 1, 3, 8] {
+                let mut out = vec![u32::MAX; skip + a * b];
+                let view = ArrayViewMutD::from_shape(IxDyn(&[b, a]), &mut out[skip..]).unwrap();
+                copy::copy_into(&Source::new(&v, &steps), view);
+                assert_eq!(out[skip..], want[..], "{a} x {b}, {skip} in, {sizes:?}");
+                assert!(out[..skip].iter().all(|&x| x == u32::MAX));
+
+                let base = base.mapv(|x| x as u64);
+                let v = base.view();
+                let mut out = vec![u64::MAX; skip + a * b];
+                let view = ArrayViewMutD::from_shape(IxDyn(&[b, a]), &mut out[skip..]).unwrap();
+                copy::copy_into(&Source::new(&v, &steps), view);
+                let got: Vec<u32> = out[skip..].iter().map(|&x| x as u32).collect();
+                assert_eq!(got, want, "{a} x {b}, u64, {skip} in, {sizes:?}");
+                assert!(out[..skip].iter().all(|&x| x == u64::MAX));
+            }
+        }
+    }
+    threads::set_thresholds(None);
+}
+
 #[test]
 fn copies_of_every_width_equal_index_arithmetic() {
     let mut rng = Lcg(5);
