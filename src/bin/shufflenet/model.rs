@@ -362,7 +362,7 @@ const GROUP_SPLIT: &str = "(g ci) b h w -> g ci (b h w)";
 /// the 14 × 14 layers (98 columns a part) ran 2.5–4% faster over the whole
 /// network with their rows split (medians of 200 forward passes each, the
 /// two alternating in one process, three runs), and the 28 × 28 ones (392
-/// columns a part) 1.5–5% slower.
+/// columns a part) 1.5–6% slower.
 const MIN_PARALLEL_COLUMNS: usize = 128;
 
 impl Conv1x1 {
