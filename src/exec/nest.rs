@@ -36,6 +36,14 @@ pub(super) trait Mover: Copy {
     /// Tile lengths: along the input's fastest axis, along the output's.
     const TILE: (usize, usize);
 
+    /// The tile lengths for an input that steps `step` elements along the
+    /// output's fastest axis: [`Mover::TILE`] unless the mover knows
+    /// better.
+    fn tile_lens(self, step: isize) -> (usize, usize) {
+        let _ = step;
+        Self::TILE
+    }
+
     /// `dst + j * d` gets `src + j * s` for `j < n`.
     ///
     /// # Safety
@@ -165,7 +173,7 @@ unsafe fn nest_body<M: Mover>(
                 .filter(|&(i, _)| i != k)
                 .map(|(_, &l)| l)
                 .collect();
-            let (tb, tj) = M::TILE;
+            let (tb, tj) = m.tile_lens(inner.src);
             let group = tiles_per_sweep::<M::Src>(inner.src, tj);
             // Bands of `tb` along the input's fastest axis, each swept in
             // tiles along the output's: the output's lines are written in
@@ -289,9 +297,10 @@ pub(super) unsafe fn parallel<M>(
     let in_body = |i: usize| i + 1 == loops.len() || matches!(body, Body::Tile(b) if b == i);
     let (k, grain) = match (0..loops.len()).find(|&i| !in_body(i)) {
         Some(k) => (k, 1),
-        None => match body {
-            Body::Tile(b) => (b, M::TILE.0),
-            Body::Line => (0, 1),
+        None => match (body, loops.last()) {
+            (Body::Tile(b), Some(inner)) => (b, m.tile_lens(inner.src).0),
+            (Body::Tile(b), None) => (b, 1),
+            (Body::Line, _) => (0, 1),
         },
     };
     let Some(&axis) = loops.get(k) else {

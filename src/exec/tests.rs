@@ -182,12 +182,13 @@ fn copy_of_strings_equals_index_arithmetic() {
 }
 
 /// Shapes whose two axes straddle the tile lengths (256 × 16 for 4-byte
-/// elements, 32 × 8 for 8-byte ones) and the SIMD blocks (8 and 4 wide).
-/// Miri takes the scalar path, so it needs only the tile edges.
+/// elements, 32 × 128 when their input rows lie close together, as in
+/// these small arrays; 32 × 8 for 8-byte ones) and the SIMD blocks (8 and
+/// 4 wide). Miri takes the scalar path, so it needs only the tile edges.
 const EDGES: &[usize] = if cfg!(miri) {
     &[7, 17, 33, 65]
 } else {
-    &[1, 7, 9, 15, 17, 31, 33, 63, 65]
+    &[1, 7, 9, 15, 17, 31, 33, 63, 65, 127, 129]
 };
 
 #[test]
@@ -255,8 +256,9 @@ fn transposes_sweep_in_page_groups() {
 fn streamed_transposes_equal_index_arithmetic() {
     for sizes in [(usize::MAX, 0), (0, 0)] {
         threads::set_thresholds(Some(sizes));
-        // Output rows of 1104, 528 and 48 elements: multiples of 16.
-        for (a, b) in [(1104, 1030), (528, 2053), (48, 72), (48, 9)] {
+        // Output rows of 1104, 528, 160 and 48 elements: multiples of 16.
+        // The last three step at most 1 KiB along them (near tiles).
+        for (a, b) in [(1104, 1030), (528, 2053), (160, 200), (48, 72), (48, 9)] {
             let base =
                 ArrayD::from_shape_vec(IxDyn(&[a, b]), (0..(a * b) as u32).collect()).unwrap();
             let v = base.view();
