@@ -1594,6 +1594,69 @@ mod tests {
         }
     }
 
+    /// A unit split into 2 or 3 parts gives what one part gives, at the
+    /// sizes where its 1×1 convolutions split columns (28 × 28) and rows
+    /// (14 × 14, 7 × 7), for one and two images, on a two-thread pool.
+    #[test]
+    fn unit_parts_equal_one_part() {
+        let configs = [
+            (48, 48, 3, Combine::Add),
+            (24, 48, 3, Combine::Concat),
+            (32, 32, 2, Combine::Add),
+        ];
+        let run = |unit: &ShuffleUnit, x: &[f32], dims: (usize, usize, usize), parts| {
+            let mut x = x.to_vec();
+            let (_, oc, oh, ow) =
+                unit.output_dim((dims.0, unit.config.in_channels, dims.1, dims.2));
+            let mut out = vec![0.0; oc * dims.0 * oh * ow];
+            let mut scratch = Scratch::default();
+            let mut trace = Trace::default();
+            unit.run(&mut x, dims, &mut out, &mut scratch, parts, &mut trace)
+                .unwrap();
+            match unit.config.combine {
+                Combine::Add => x,
+                Combine::Concat => out,
+            }
+        };
+        #[cfg(feature = "rayon")]
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for (k, (cin, cout, groups, combine)) in configs.into_iter().enumerate() {
+            let cfg = UnitConfig {
+                in_channels: cin,
+                out_channels: cout,
+                groups,
+                grouped_conv: true,
+                combine,
+            };
+            let mut ops = OpTable::default();
+            let unit =
+                ShuffleUnit::new(cfg, "", &mut seeded_state_dict(cfg, k as u64), &mut ops).unwrap();
+            for (b, hw) in [(1, 28), (1, 14), (2, 14), (1, 7)] {
+                let x = crate::layers::tests::values(cin * b * hw * hw, 7 + k as u64);
+                let one = run(&unit, &x, (b, hw, hw), 1);
+                for parts in [2, 3] {
+                    let split = || run(&unit, &x, (b, hw, hw), parts);
+                    #[cfg(feature = "rayon")]
+                    let got = pool.install(split);
+                    #[cfg(not(feature = "rayon"))]
+                    let got = split();
+                    let worst = one
+                        .iter()
+                        .zip(&got)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(
+                        worst <= 1e-5,
+                        "{cfg:?}, {b} x {hw} x {hw}, {parts} parts: {worst}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn net_runs_and_records_ops() {
         let mut init = SeededInit::new(1);
