@@ -122,3 +122,32 @@ fn einsum_terms_beyond_i128_that_cancel() {
         "{e}"
     );
 }
+
+/// `einsum_vs_oracle` (`crash-53832e79…`): `"(b a), a a ->"` on i64 with
+/// `b = 4`, `a = 2`, every `x` at `MAX` (a broadcast view) and `y`'s
+/// diagonal `[MAX, -MAX]`. The exact answer is 0, and the oracle's order
+/// of sums stays inside `i128`; einplan sums `x` over `b` first, and
+/// `4 · MAX · MAX` passes `i128`, so it refuses (the limit its checked
+/// arithmetic documents). The oracle now leaves integer einsums
+/// undecided where the product of the operands' absolute sums passes
+/// `i128`, since some order may overflow there.
+#[test]
+fn einsum_intermediates_past_i128_are_refused() {
+    let x = ndarray::Array1::from_elem(8, i64::MAX).into_dyn();
+    let y = ndarray::arr2(&[[i64::MAX, -i64::MAX], [i64::MAX, -i64::MAX]]).into_dyn();
+    let e = einplan::Einsum::new("(b a), a a ->")
+        .and_then(|op| op.with("a", 2))
+        .and_then(|op| op.apply(&[x.view(), y.view()]))
+        .unwrap_err();
+    assert!(matches!(
+        e.kind(),
+        einplan::ErrorKind::IntegerOverflow { .. }
+    ));
+    // Halve the lengths' product and the same terms fit: exactly 0.
+    let x = ndarray::Array1::from_elem(2, i64::MAX).into_dyn();
+    let y = einplan::Einsum::new("(b a), a a ->")
+        .and_then(|op| op.with("a", 2))
+        .and_then(|op| op.apply(&[x.view(), y.view()]))
+        .unwrap();
+    assert_eq!(y[[]], 0);
+}

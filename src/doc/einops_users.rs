@@ -84,7 +84,11 @@
 //!   (through numpy) widens integer types narrower than 64 bits to 64
 //!   bits, and silently wraps 64-bit sums and products; einplan keeps the
 //!   element type, so it refuses with an [`ErrorKind::IntegerOverflow`]
-//!   that names a wider type instead of wrapping. `f32` sums accumulate in `f64`, so
+//!   that names a wider type instead of wrapping. An integer `einsum` runs
+//!   exactly in `i128` and refuses a result that does not fit; with 64-bit
+//!   elements near their limits one of its intermediate sums can pass
+//!   `i128` too, and then it refuses a result that would have fit (terms
+//!   that cancel). `f32` sums accumulate in `f64`, so
 //!   they are more accurate than numpy's pairwise `f32` sums on long
 //!   reductions.
 //! - **Lists of arrays** use separate functions (`rearrange_list`, …)

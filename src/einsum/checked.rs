@@ -8,8 +8,15 @@
 //! The type tests are comparisons of `TypeId` constants, which the
 //! compiler folds away in each instantiation. Integers of at most 64 bits
 //! run exactly in `i128` and are narrowed at the end, so an overflow is
-//! reported only when the result itself does not fit, whatever the order
-//! of the sums.
+//! reported when the result itself does not fit, whatever the order of
+//! the sums, as long as no sum the schedule forms passes `i128`. None can
+//! while the product over the operands of their elements' absolute sums
+//! stays below 2^127 (always for two operands of at most 32 bits with
+//! fewer than 2^31 elements each). Beyond that an intermediate can overflow
+//! `i128` even though the terms cancel: `(b a), a a ->` on `i64` with
+//! every `x` at `i64::MAX` and a diagonal `[MAX, -MAX]` is exactly 0,
+//! but the schedule sums `x` over `b` first, and `4 · MAX · MAX` does
+//! not fit, so it is refused as an overflow.
 
 use std::any::Any;
 

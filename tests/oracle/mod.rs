@@ -1099,6 +1099,22 @@ pub fn einsum<T: Elem>(
     let inner = product(summed.iter().map(|k| lens[k])).unwrap_or(usize::MAX);
     too_big(out_len.checked_mul(inner.max(1)), Some(out_len))?;
     let is_int = T::from_int(0).is_some();
+    // The crate sums in an order of its own, exactly in `i128`. Every sum
+    // it forms adds products of elements of some of the operands, so none
+    // passes the product over the operands of their elements' absolute
+    // sums. Where that bound passes `i128`, another order may overflow
+    // where this one does not: a result that fits may then be refused.
+    let bounded = !is_int
+        || operands
+            .iter()
+            .try_fold(1i128, |b, x| {
+                let sum = x
+                    .data
+                    .iter()
+                    .try_fold(0i128, |s, v| s.checked_add(v.int()?.checked_abs()?))?;
+                b.checked_mul(sum.max(1))
+            })
+            .is_some();
     let mut data = Vec::with_capacity(out_len);
     for at in assignments(&out_axes, &lens) {
         let mut exact = 0i128;
@@ -1140,6 +1156,14 @@ pub fn einsum<T: Elem>(
                 });
             }
             match T::from_int(exact) {
+                Some(_) if !bounded => {
+                    return Err(Reject {
+                        class: Class::TooBig,
+                        why: "integer sums that may pass i128 in another order".to_owned(),
+                        known: None,
+                        elements: None,
+                    });
+                }
                 Some(v) => data.push(v),
                 None => return int_overflow("einsum"),
             }
