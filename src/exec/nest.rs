@@ -297,10 +297,9 @@ pub(super) unsafe fn parallel<M>(
     let in_body = |i: usize| i + 1 == loops.len() || matches!(body, Body::Tile(b) if b == i);
     let (k, grain) = match (0..loops.len()).find(|&i| !in_body(i)) {
         Some(k) => (k, 1),
-        None => match (body, loops.last()) {
-            (Body::Tile(b), Some(inner)) => (b, m.tile_lens(inner.src).0),
-            (Body::Tile(b), None) => (b, 1),
-            (Body::Line, _) => (0, 1),
+        None => match body {
+            Body::Tile(b) => (b, loops.last().map_or(1, |l| m.tile_lens(l.src).0)),
+            Body::Line => (0, 1),
         },
     };
     let Some(&axis) = loops.get(k) else {
