@@ -12,7 +12,10 @@
 //!   the median of 15 rounds. With a pool of more than one thread, memcpy
 //!   split into one part per thread of the pool is timed too, after the
 //!   one-thread memcpy, and einplan is given as a percentage of both
-//!   (not for W5, whose one copy is too small to split).
+//!   (not for W5, whose one copy is too small to split). einplan is then
+//!   timed again with its kernels kept on the calling thread, right after
+//!   the sample that uses the pool: whether threads help, measured in one
+//!   process (runs of one benchmark process differ by more than that).
 //! - The percentage is memcpy time / einplan time for the same bytes
 //!   (higher is better): the input's bytes for rearranges, the input's
 //!   plus the output's for reductions.
@@ -73,7 +76,22 @@ struct Row {
     /// memcpy split over the pool's threads, when it has more than one.
     memcpy_pool: Option<(Duration, Duration)>,
     einplan: (Duration, Duration),
+    /// einplan kept on the calling thread, when the pool has more.
+    einplan_alone: Option<(Duration, Duration)>,
     ndarray: (Duration, Duration),
+}
+
+/// Runs `f` with einplan's kernels kept on the calling thread (their
+/// threshold for threads raised past any size), in the same process as
+/// the samples that use the pool: the one-thread time to compare them
+/// with, free of the differences between processes.
+fn alone<R>(f: impl FnOnce() -> R) -> R {
+    use einplan::__private::{kernel_thresholds, set_kernel_thresholds};
+    let (_, stream) = kernel_thresholds();
+    set_kernel_thresholds(Some((usize::MAX, stream)));
+    let r = f();
+    set_kernel_thresholds(None);
+    r
 }
 
 /// Alternates the contenders sample by sample.
@@ -86,25 +104,28 @@ fn measure(
     einplan: &mut dyn FnMut(),
     ndarray: &mut dyn FnMut(),
 ) -> Row {
-    let mut t = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut t = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for round in 0..WARM_UP + ROUNDS {
         let m = sample(ev, calls, memcpy);
         let p = memcpy_pool.as_mut().map(|f| sample(ev, calls, *f));
         let e = sample(ev, calls, einplan);
+        let a = (pool_threads() > 1).then(|| alone(|| sample(ev, calls, einplan)));
         let n = sample(ev, calls, ndarray);
         if round >= WARM_UP {
             t[0].push(m);
             t[1].extend(p);
             t[2].push(e);
-            t[3].push(n);
+            t[3].extend(a);
+            t[4].push(n);
         }
     }
-    let [m, p, e, n] = t;
+    let [m, p, e, a, n] = t;
     Row {
         name,
         memcpy: median(m),
         memcpy_pool: (!p.is_empty()).then(|| median(p)),
         einplan: median(e),
+        einplan_alone: (!a.is_empty()).then(|| median(a)),
         ndarray: median(n),
     }
 }
@@ -415,9 +436,9 @@ fn main() {
         let threads = pool_threads();
         if threads > 1 {
             println!(
-                "| workload | memcpy | memcpy, {threads} threads | einplan `apply_into` | ndarray |"
+                "| workload | memcpy | memcpy, {threads} threads | einplan `apply_into` | einplan, 1 thread | ndarray |"
             );
-            println!("|---|---|---|---|---|");
+            println!("|---|---|---|---|---|---|");
         } else {
             println!("| workload | memcpy | einplan `apply_into` | ndarray |");
             println!("|---|---|---|---|");
@@ -426,9 +447,15 @@ fn main() {
             let m = at(r.memcpy);
             let pct = |base: Duration, t: Duration| 100.0 * base.as_secs_f64() / t.as_secs_f64();
             let (e, n) = (at(r.einplan), at(r.ndarray));
+            // einplan on one thread, against the pool: its time, and how
+            // much longer the pool's takes (negative: shorter).
+            let alone = r.einplan_alone.map(at).map_or(String::new(), |a| {
+                let longer = 100.0 * (e.as_secs_f64() / a.as_secs_f64() - 1.0);
+                format!(" {} ({threads} threads {longer:+.0}%) |", show(a))
+            });
             match r.memcpy_pool.map(at) {
                 Some(p) => println!(
-                    "| {} | {} | {} | {} ({:.0}%; {:.0}% of {threads} threads) | {} ({:.0}%) |",
+                    "| {} | {} | {} | {} ({:.0}%; {:.0}% of {threads} threads) |{alone} {} ({:.0}%) |",
                     r.name,
                     show(m),
                     show(p),
@@ -439,7 +466,7 @@ fn main() {
                     pct(m, n),
                 ),
                 None => println!(
-                    "| {} | {}{} | {} ({:.0}%) | {} ({:.0}%) |",
+                    "| {} | {}{} | {} ({:.0}%) |{alone} {} ({:.0}%) |",
                     r.name,
                     show(m),
                     if threads > 1 { " | —" } else { "" },

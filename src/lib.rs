@@ -215,9 +215,16 @@ pub mod __private {
     /// Sets the sizes in bytes from which the kernels use threads and
     /// streaming stores (`Some((threads, streaming))`), or restores the
     /// defaults (`None`). Results never depend on them: tests lower them to
-    /// reach those paths with small arrays.
+    /// reach those paths with small arrays. While they are set, kernels use
+    /// the pool's threads even when other processes keep the cores busy.
     pub fn set_kernel_thresholds(sizes: Option<(usize, usize)>) {
         crate::exec::threads::set_thresholds(sizes);
+    }
+
+    /// The sizes in bytes from which the kernels use threads and streaming
+    /// stores, as [`set_kernel_thresholds`] takes them.
+    pub fn kernel_thresholds() -> (usize, usize) {
+        crate::exec::threads::thresholds()
     }
 
     /// Rearrange by the element-by-element reference executor.

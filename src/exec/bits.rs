@@ -7,7 +7,9 @@ use std::marker::PhantomData;
 use super::nest::{Body, Mover, Tile, by_lines, run};
 #[cfg(target_arch = "x86_64")]
 use super::simd;
-use super::threads::{stream_bytes, threads_for};
+use super::threads::stream_bytes;
+#[cfg(feature = "rayon")]
+use super::threads::threads_for;
 use crate::layout::Loop;
 
 /// The size of `A` if it is a primitive number or `bool`.
