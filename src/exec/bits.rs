@@ -121,12 +121,14 @@ impl Word for u16 {
 impl Word for u32 {
     const TILE: (usize, usize) = (256, 16);
     // Rows close together (W3's NHWC to NCHW: 256 bytes apart) are cheap
-    // to read many of at once, and writing 512 bytes to each output row
-    // rather than one line beat 256 × 16 on W3: medians 3.16–3.57 against
-    // 3.52–3.89 ms, six alternating runs. Rows far apart (W2's 16 KiB)
-    // keep the long input runs: there 32 × 128 took 14.6–14.8 ms against
+    // to read many of at once, and writing 1 KiB to each output row at a
+    // time beat 512 bytes (32 × 128) and one line (256 × 16) on W3: medians
+    // 2.34–3.37 against 2.93–3.46 ms for 32 × 128, nine alternating runs
+    // (memcpy 1.90–2.56 ms); 64 × 256 was alike, 16 × 256 and longer rows
+    // of 512 or 1024 elements no better. Rows far apart (W2's 16 KiB) keep
+    // the long input runs: there 32 × 128 took 14.6–14.8 ms against
     // 8.9–9.3.
-    const NEAR_TILE: (usize, usize) = (32, 128);
+    const NEAR_TILE: (usize, usize) = (32, 256);
 
     #[cfg(target_arch = "x86_64")]
     unsafe fn transpose_avx(t: &Tile<u32, u32>, stream: bool) -> bool {
