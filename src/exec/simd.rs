@@ -440,14 +440,20 @@ pub(super) unsafe fn pool_rows_f32(
 pub(super) unsafe fn stream_copy(src: *const u8, dst: *mut u8, bytes: usize) {
     let head = dst.align_offset(16).min(bytes);
     let body = (bytes - head) & !63;
-    // SAFETY: `head + body <= bytes`, so every range below lies within the
-    // two buffers (this function's contract); `dst + head` is 16-byte
-    // aligned and so is every 16-byte step from it.
+    let tail = bytes - head - body;
+    // SAFETY: `head + body + tail == bytes`, so every range below lies
+    // within the two buffers (this function's contract); `dst + head` is
+    // 16-byte aligned and so is every 16-byte step from it.
     unsafe {
-        std::ptr::copy_nonoverlapping(src, dst, head);
-        let (s, d) = (src.add(head), dst.add(head));
-        for k in (0..body).step_by(64) {
-            let (s, d) = (s.add(k).cast::<__m128i>(), d.add(k).cast::<__m128i>());
+        if head > 0 {
+            std::ptr::copy_nonoverlapping(src, dst, head);
+        }
+        let (mut s, mut d) = (
+            src.add(head).cast::<__m128i>(),
+            dst.add(head).cast::<__m128i>(),
+        );
+        let end = d.add(body / 16);
+        while d < end {
             let a = _mm_loadu_si128(s);
             let b = _mm_loadu_si128(s.add(1));
             let c = _mm_loadu_si128(s.add(2));
@@ -456,9 +462,12 @@ pub(super) unsafe fn stream_copy(src: *const u8, dst: *mut u8, bytes: usize) {
             _mm_stream_si128(d.add(1), b);
             _mm_stream_si128(d.add(2), c);
             _mm_stream_si128(d.add(3), e);
+            s = s.add(4);
+            d = d.add(4);
         }
-        let done = head + body;
-        std::ptr::copy_nonoverlapping(src.add(done), dst.add(done), bytes - done);
+        if tail > 0 {
+            std::ptr::copy_nonoverlapping(s.cast::<u8>(), d.cast::<u8>(), tail);
+        }
     }
 }
 

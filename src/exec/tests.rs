@@ -747,3 +747,33 @@ fn split_views_write_the_elements_they_split() {
         assert!(split_mut(view, &[shape[0] + 1, shape[1]]).is_err());
     }
 }
+
+/// Lines of bytes copied with streaming stores (the threshold lowered to
+/// nothing), of every length up to two lines and past, into outputs at
+/// every offset within 16 bytes: the head up to 16-byte alignment, whole
+/// 64-byte steps and the tail each land where they should, and nothing
+/// before the output is written.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn streamed_lines_equal_index_arithmetic() {
+    threads::set_thresholds(Some((usize::MAX, 0)));
+    for n in 1..140 {
+        // Rows of `n` bytes from a wider array: one line per row.
+        let base = ArrayD::from_shape_vec(
+            IxDyn(&[4, n + 3]),
+            (0..4 * (n + 3)).map(|i| (i * 7 + 3) as u8).collect(),
+        )
+        .unwrap();
+        let v = base.slice_each_axis(|a| Slice::from(..if a.axis.index() == 1 { n } else { 4 }));
+        let steps = [Step::along(4, 0, 1), Step::along(n, 1, 1)];
+        let want = naive(&v, &steps);
+        for skip in [0, 1, 5, 8, 15] {
+            let mut out = vec![0xAAu8; skip + 4 * n];
+            let view = ArrayViewMutD::from_shape(IxDyn(&[4, n]), &mut out[skip..]).unwrap();
+            copy::copy_into(&Source::new(&v, &steps), view);
+            assert_eq!(out[skip..], want[..], "{n} bytes a line, {skip} in");
+            assert!(out[..skip].iter().all(|&x| x == 0xAA));
+        }
+    }
+    threads::set_thresholds(None);
+}
