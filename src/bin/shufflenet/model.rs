@@ -420,7 +420,7 @@ impl Conv1x1 {
         beta: f32,
         bias_relu: bool,
         parts: usize,
-        spare: &mut Vec<f32>,
+        spare: &mut Lines,
         trace: &mut Trace,
     ) -> Result<(), ModelError> {
         let bias = self.bias.as_slice().expect("fresh vector");
@@ -503,18 +503,37 @@ impl Conv1x1 {
     }
 }
 
-/// `v[..n]`, growing `v` first if it is shorter.
-fn ensure(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    if v.len() < n {
-        v.resize(n, 0.0);
+/// A buffer whose slices start on a 64-byte cache line.
+///
+/// Threads split the matrices of a forward pass at multiples of 16
+/// columns (64 bytes of `f32`); from a line-aligned start, each row's cut
+/// falls between two cache lines, so no line is written by both threads.
+/// Allocations are only 16-byte aligned, and with the cut inside a line
+/// the two threads' writes to it bounced the line between the cores on
+/// every row: at two threads the 28 × 28 stage took as long as on one.
+#[derive(Debug, Default)]
+pub struct Lines(Vec<f32>);
+
+/// The most elements before a 64-byte line: 16 `f32`s to a line.
+const LINE_SLACK: usize = 15;
+
+/// `n` elements of `v` from its first 64-byte line, growing it first if it
+/// is shorter. The contents stay where they are between calls as long as
+/// `n` does not grow (growing may move them to a new allocation, whose
+/// first line is at another offset).
+fn ensure(v: &mut Lines, n: usize) -> &mut [f32] {
+    let v = &mut v.0;
+    if v.len() < n + LINE_SLACK {
+        v.resize(n + LINE_SLACK, 0.0);
     }
-    &mut v[..n]
+    let start = v.as_ptr().align_offset(64).min(LINE_SLACK);
+    &mut v[start..start + n]
 }
 
 /// `v[..n]`, with at least `n` scratch buffers in `v`.
-fn ensure_buffers(v: &mut Vec<Vec<f32>>, n: usize) -> &mut [Vec<f32>] {
+fn ensure_buffers(v: &mut Vec<Lines>, n: usize) -> &mut [Lines] {
     if v.len() < n {
-        v.resize_with(n, Vec::new);
+        v.resize_with(n, Lines::default);
     }
     &mut v[..n]
 }
@@ -605,19 +624,19 @@ impl UnitConfig {
 #[derive(Debug, Default)]
 pub struct Scratch {
     /// Output of the first 1×1 convolution, before bias and ReLU.
-    hidden: Vec<f32>,
+    hidden: Lines,
     /// Output of the depthwise convolution, shuffled order, without bias.
-    depthwise: Vec<f32>,
+    depthwise: Lines,
     /// One padded plane per parallel part.
-    pads: Vec<Vec<f32>>,
+    pads: Vec<Lines>,
 }
 
 /// What one parallel part of a unit's 3×3 step does.
 enum WindowJob<'a> {
     /// Depthwise convolution of the channels in the range (shuffled order).
-    Depthwise(Range<usize>, &'a mut [f32], &'a mut Vec<f32>),
+    Depthwise(Range<usize>, &'a mut [f32], &'a mut Lines),
     /// Average-pool shortcut of the input channels in the range.
-    Pool(Range<usize>, &'a mut [f32], &'a mut Vec<f32>),
+    Pool(Range<usize>, &'a mut [f32], &'a mut Lines),
 }
 
 /// `ShuffleUnitNew` of the reference: grouped 1×1 conv + BN + ReLU, channel
@@ -819,7 +838,7 @@ impl ShuffleUnit {
         } = scratch;
 
         // 1. First 1x1 convolution with bias and ReLU.
-        let mut unused = Vec::new();
+        let mut unused = Lines::default();
         self.conv1.run(
             view4(x, (cin, b, h, w))?,
             view_mut2(ensure(hidden, bott * bhw), (bott, bhw))?,
@@ -832,7 +851,7 @@ impl ShuffleUnit {
 
         // 2. Shuffle as a view, depthwise 3x3 (and the pooled shortcut).
         let hidden_buf = hidden;
-        let hidden = view4(&hidden_buf[..bott * bhw], (bott, b, h, w))?;
+        let hidden = view4(ensure(hidden_buf, bott * bhw), (bott, b, h, w))?;
         let shuffled = self.shuffle.apply(&hidden)?;
         trace.record_cow(self.shuffle_id, &shuffled);
         let shuffled = shuffled
@@ -955,14 +974,14 @@ const STEM_ROWS: usize = 8;
 #[derive(Debug, Default)]
 pub struct Workspace {
     /// The activations between units (`add` units work in place).
-    a: Vec<f32>,
-    b: Vec<f32>,
+    a: Lines,
+    b: Lines,
     /// Padded input planes of the stem.
-    stem_in: Vec<f32>,
+    stem_in: Lines,
     /// Stem convolution output, before bias.
-    stem_out: Vec<f32>,
+    stem_out: Lines,
     /// One im2col block per parallel part.
-    cols: Vec<Vec<f32>>,
+    cols: Vec<Lines>,
     unit: Scratch,
 }
 
@@ -1152,10 +1171,13 @@ impl ShuffleNet {
             for u in units {
                 let (_, oc, oh, ow) = u.output_dim((n, c, h, w));
                 match u.config.combine {
-                    Combine::Add => u.run(a, (n, h, w), &mut [], unit, parts, trace)?,
+                    Combine::Add => {
+                        let x = ensure(a, c * n * h * w);
+                        u.run(x, (n, h, w), &mut [], unit, parts, trace)?
+                    }
                     Combine::Concat => {
                         let out = ensure(b, oc * n * oh * ow);
-                        u.run(a, (n, h, w), out, unit, parts, trace)?;
+                        u.run(ensure(a, c * n * h * w), (n, h, w), out, unit, parts, trace)?;
                         std::mem::swap(a, b);
                     }
                 }
@@ -1167,7 +1189,7 @@ impl ShuffleNet {
         let t = Instant::now();
         let mut pooled = pooled;
         self.pool
-            .apply_into(&view4(a, (c, n, h, w))?, &mut pooled)?;
+            .apply_into(&view4(ensure(a, c * n * h * w), (c, n, h, w))?, &mut pooled)?;
         trace.record(self.pool_id, Outcome::Computed);
         trace.add_stage(4, "head", vec![n, self.config.num_classes], t.elapsed());
         Ok(())
