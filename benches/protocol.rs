@@ -12,10 +12,11 @@
 //!   the median of 15 rounds. With a pool of more than one thread, memcpy
 //!   split into one part per thread of the pool is timed too, after the
 //!   one-thread memcpy, and einplan is given as a percentage of both
-//!   (not for W5, whose one copy is too small to split). einplan is then
-//!   timed again with its kernels kept on the calling thread, right after
-//!   the sample that uses the pool: whether threads help, measured in one
-//!   process (runs of one benchmark process differ by more than that).
+//!   (not for W5, whose one copy is too small to split). einplan is also
+//!   timed with its kernels kept on the calling thread, before or after
+//!   the sample that uses the pool by turns: whether threads help,
+//!   measured in one process (runs of one benchmark process differ by more
+//!   than that).
 //! - The percentage is memcpy time / einplan time for the same bytes
 //!   (higher is better): the input's bytes for rearranges, the input's
 //!   plus the output's for reductions.
@@ -108,8 +109,14 @@ fn measure(
     for round in 0..WARM_UP + ROUNDS {
         let m = sample(ev, calls, memcpy);
         let p = memcpy_pool.as_mut().map(|f| sample(ev, calls, *f));
+        // With a pool, einplan on the pool and on one thread take turns
+        // coming first, so that neither always follows the pool's memcpy.
+        let pooled = pool_threads() > 1;
+        let mut a = (pooled && round % 2 == 1).then(|| alone(|| sample(ev, calls, einplan)));
         let e = sample(ev, calls, einplan);
-        let a = (pool_threads() > 1).then(|| alone(|| sample(ev, calls, einplan)));
+        if pooled && round % 2 == 0 {
+            a = Some(alone(|| sample(ev, calls, einplan)));
+        }
         let n = sample(ev, calls, ndarray);
         if round >= WARM_UP {
             t[0].push(m);

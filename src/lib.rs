@@ -105,7 +105,10 @@
 //!
 //! - `rayon` (default): large copies and pooling reductions are split
 //!   over the rayon thread pool; small plans never touch it, and results
-//!   are identical to a single thread's.
+//!   are identical to a single thread's. A call takes helpers only for
+//!   cores that nothing else is running on (on Linux, from the runnable
+//!   count in `/proc/loadavg`): on a machine whose cores are all busy it
+//!   runs on the calling thread, rather than wait for a descheduled helper.
 //! - `shufflenet`: only for the `shufflenet` example binary (weights in
 //!   safetensors); library users do not need it.
 //! - `candle`: einops patterns on `candle_core::Tensor` (module
