@@ -523,8 +523,9 @@ const LINE_SLACK: usize = 15;
 /// first line is at another offset).
 fn ensure(v: &mut Lines, n: usize) -> &mut [f32] {
     let v = &mut v.0;
-    if v.len() < n + LINE_SLACK {
-        v.resize(n + LINE_SLACK, 0.0);
+    let len = n.saturating_add(LINE_SLACK);
+    if v.len() < len {
+        v.resize(len, 0.0);
     }
     let start = v.as_ptr().align_offset(64).min(LINE_SLACK);
     &mut v[start..start + n]
