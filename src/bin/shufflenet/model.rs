@@ -1349,6 +1349,30 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every slice `ensure` hands out starts on a 64-byte line, whatever
+    /// the allocation's own alignment, and keeps its contents while the
+    /// length does not grow.
+    #[test]
+    fn lines_start_on_a_cache_line() {
+        let mut lines = Lines::default();
+        for n in [1, 15, 16, 17, 1000, 100_000, 50] {
+            let s = ensure(&mut lines, n);
+            assert_eq!(s.len(), n);
+            assert_eq!(s.as_ptr() as usize % 64, 0, "{n} elements");
+        }
+        let s = ensure(&mut lines, 50);
+        s[0] = 1.0;
+        s[49] = 2.0;
+        let s = ensure(&mut lines, 50);
+        assert_eq!((s[0], s[49]), (1.0, 2.0));
+        assert_eq!(ensure(&mut lines, 10)[0], 1.0);
+        // Many buffers at once, so that some allocations are not on a line.
+        let mut many: Vec<Lines> = (0..16).map(|_| Lines::default()).collect();
+        for (k, l) in many.iter_mut().enumerate() {
+            assert_eq!(ensure(l, 3 + k).as_ptr() as usize % 64, 0);
+        }
+    }
     use crate::layers::tests::{conv_reference, pool_reference};
     use crate::weights::{SeededInit, StateDict, XorShift64};
     use ndarray::Ix4;
