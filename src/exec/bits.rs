@@ -120,25 +120,32 @@ impl Word for u16 {
 
 impl Word for u32 {
     const TILE: (usize, usize) = (256, 16);
-    // Rows close together (W3's NHWC to NCHW: 256 bytes apart) are cheap
-    // to read many of at once, and writing 1 KiB to each output row at a
-    // time beat 512 bytes (32 × 128) and one line (256 × 16) on W3: medians
-    // 2.34–3.37 against 2.93–3.46 ms for 32 × 128, nine alternating runs
-    // (memcpy 1.90–2.56 ms); 64 × 256 was alike, 16 × 256 and longer rows
-    // of 512 or 1024 elements no better. Rows far apart (W2's 16 KiB) keep
-    // the long input runs: there 32 × 128 took 14.6–14.8 ms against
-    // 8.9–9.3.
-    const NEAR_TILE: (usize, usize) = (32, 256);
+    // Rows close together (W3's NHWC to NCHW: 256 bytes apart) are read
+    // 16 at a time, 64 elements of each (W3's whole rows: 4 KiB in one
+    // run), prefetching the rows two tiles on as the tile goes
+    // (`PREFETCH_ROWS`). Without the prefetch, the transposed reads were
+    // the cost: reading W3 in the transpose's order took 2.7 ms against
+    // 0.8 ms for a sequential read, and writing it in that order no longer
+    // than writing it sequentially (0.75 against 0.70 ms). Protocol, the
+    // bench binaries before and after alternating, three runs: W3 2.37–2.48
+    // ms (77–78% of memcpy, 32 × 256 tiles without prefetch) against
+    // 1.61–1.74 ms (102–108%). Rows far apart (W2's 16 KiB) keep the long
+    // input runs: there 32 × 128 took 14.6–14.8 ms against 8.9–9.3.
+    const NEAR_TILE: (usize, usize) = (64, 16);
 
     #[cfg(target_arch = "x86_64")]
     unsafe fn transpose_avx(t: &Tile<u32, u32>, stream: bool) -> bool {
         // Streaming pays only when every tile starts whole lines: 64-byte
         // aligned rows, tiles a line wide.
         let aligned = t.dst.align_offset(64) == 0 && t.di % 16 == 0;
+        let ahead = if near(t.sj, 4) { PREFETCH_ROWS } else { 0 };
         // SAFETY: AVX is available, and the tile's offsets `i + j * sj`
         // and `i * di + j` are elements (contract); streaming only with the
-        // alignment it needs.
-        unsafe { simd::transpose_u32(t.src, t.sj, t.dst, t.di, t.m, t.n, stream && aligned) };
+        // alignment it needs. Prefetches may point past the tile and the
+        // array: `transpose_u32` asks nothing of their addresses.
+        unsafe {
+            simd::transpose_u32(t.src, t.sj, t.dst, t.di, t.m, t.n, stream && aligned, ahead)
+        };
         true
     }
 }
@@ -202,13 +209,22 @@ impl<T: Word> Bits<T> {
 /// Input rows this close (in bytes) take [`Word::NEAR_TILE`].
 const NEAR_ROW_BYTES: usize = 1024;
 
+/// Whether input rows `step` elements of `size` bytes apart are near.
+fn near(step: isize, size: usize) -> bool {
+    step.unsigned_abs().saturating_mul(size) <= NEAR_ROW_BYTES
+}
+
+/// How many rows ahead the `u32` transpose prefetches near rows: two
+/// tiles of [`Word::NEAR_TILE`].
+const PREFETCH_ROWS: isize = 32;
+
 impl<T: Word> Mover for Bits<T> {
     type Src = T;
     type Dst = T;
     const TILE: (usize, usize) = T::TILE;
 
     fn tile_lens(self, step: isize) -> (usize, usize) {
-        if step.unsigned_abs().saturating_mul(size_of::<T>()) <= NEAR_ROW_BYTES {
+        if near(step, size_of::<T>()) {
             T::NEAR_TILE
         } else {
             T::TILE

@@ -25,12 +25,19 @@ use super::pool::Scale;
 /// registers, the ragged edges element by element. With `stream`, the
 /// blocks' rows are written with streaming stores.
 ///
+/// With `ahead > 0`, the block at `(i, j)` first prefetches input rows
+/// `j + ahead + 2i / 8` and the one after it, their first `m` elements: in
+/// a 64 × 16 tile, the eight row blocks together prefetch the 16 rows
+/// `ahead` further on, two whole rows at a time, which is the tile
+/// `ahead / 16` tiles later when tiles follow each other along `j`.
+///
 /// # Safety
 ///
 /// The CPU supports AVX; every `src + i + j * sj` and `dst + i * di + j`
 /// with `i < m`, `j < n` is a valid element to read or write, and the two
 /// ranges do not overlap. With `stream`, `dst` is 16-byte aligned and `di`
-/// a multiple of 4.
+/// a multiple of 4. (Prefetched addresses need not be valid.)
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx")]
 pub(super) unsafe fn transpose_u32(
     src: *const u32,
@@ -40,6 +47,7 @@ pub(super) unsafe fn transpose_u32(
     m: usize,
     n: usize,
     stream: bool,
+    ahead: isize,
 ) {
     // SAFETY: `block_u32` moves the 8 × 8 block at `(i, j)`, and
     // `pair_u32` the 8 × 16 one, inside the tile as `by_blocks` promises,
@@ -47,10 +55,20 @@ pub(super) unsafe fn transpose_u32(
     // their destination rows start 16-byte aligned when `stream` (`dst`
     // aligned, `di` and `j` multiples of 4), and 32-byte aligned where
     // pairs are used (`dst` and `di` as `pairs` requires, `j` a multiple
-    // of 8).
+    // of 8). A prefetch reads nothing the program can see, and its
+    // address, made with wrapping arithmetic, may lie anywhere.
     unsafe {
         let pairs = stream && dst.align_offset(32) == 0 && di % 8 == 0;
         by_blocks::<_, 8>(src, sj, dst, di, m, n, pairs, |i, j, two| {
+            if ahead > 0 {
+                let row = j + ahead + 2 * (i / 8);
+                for r in row..row + 2 {
+                    let start = src.wrapping_offset(r * sj).cast::<i8>();
+                    for byte in (0..m * 4).step_by(64) {
+                        _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(byte));
+                    }
+                }
+            }
             let (s, d) = (src.offset(i + j * sj), dst.offset(i * di + j));
             if two {
                 pair_u32(s, sj, d, di)

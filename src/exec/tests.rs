@@ -182,7 +182,7 @@ fn copy_of_strings_equals_index_arithmetic() {
 }
 
 /// Shapes whose two axes straddle the tile lengths (256 × 16 for 4-byte
-/// elements, 32 × 128 when their input rows lie close together, as in
+/// elements, 64 × 16 when their input rows lie close together, as in
 /// these small arrays; 32 × 8 for 8-byte ones) and the SIMD blocks (8 and
 /// 4 wide). Miri takes the scalar path, so it needs only the tile edges.
 const EDGES: &[usize] = if cfg!(miri) {
