@@ -215,7 +215,9 @@ fn near(step: isize, size: usize) -> bool {
 }
 
 /// How many rows ahead the `u32` transpose prefetches near rows: two
-/// tiles of [`Word::NEAR_TILE`].
+/// tiles of [`Word::NEAR_TILE`]. (Rows far apart are not prefetched: W2,
+/// 16 KiB apart, took 11.3–13.3 ms prefetching 16, 32 or 64 rows ahead
+/// against 9.8–10.3 ms without.)
 const PREFETCH_ROWS: isize = 32;
 
 impl<T: Word> Mover for Bits<T> {

@@ -25,11 +25,13 @@ use super::pool::Scale;
 /// registers, the ragged edges element by element. With `stream`, the
 /// blocks' rows are written with streaming stores.
 ///
-/// With `ahead > 0`, the block at `(i, j)` first prefetches input rows
-/// `j + ahead + 2i / 8` and the one after it, their first `m` elements: in
-/// a 64 × 16 tile, the eight row blocks together prefetch the 16 rows
-/// `ahead` further on, two whole rows at a time, which is the tile
-/// `ahead / 16` tiles later when tiles follow each other along `j`.
+/// With `ahead > 0`, the blocks at `(i, j)` first prefetch eight 64-byte
+/// lines of the input rows from `j + ahead` on, over their first `m`
+/// elements, taken in order, the `(i / 8)`-th eight of them: in a tile 16
+/// rows long (`n` = 16, one pair of blocks per row block), the row blocks
+/// together prefetch the 16 rows `ahead` further on, which is the tile
+/// `ahead / 16` tiles later when tiles follow each other along `j`. In a
+/// 64 × 16 tile each row block prefetches two whole rows.
 ///
 /// # Safety
 ///
@@ -61,12 +63,13 @@ pub(super) unsafe fn transpose_u32(
         let pairs = stream && dst.align_offset(32) == 0 && di % 8 == 0;
         by_blocks::<_, 8>(src, sj, dst, di, m, n, pairs, |i, j, two| {
             if ahead > 0 {
-                let row = j + ahead + 2 * (i / 8);
-                for r in row..row + 2 {
-                    let start = src.wrapping_offset(r * sj).cast::<i8>();
-                    for byte in (0..m * 4).step_by(64) {
-                        _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(byte));
-                    }
+                // Lines `8s .. 8s + 8` of the rows `ahead` on, in order.
+                let per_row = (m * 4).div_ceil(64).max(1) as isize;
+                let first = 8 * (i / 8);
+                for q in first..first + 8 {
+                    let row = j + ahead + q / per_row;
+                    let at = src.wrapping_offset(row * sj + (q % per_row) * 16);
+                    _mm_prefetch::<_MM_HINT_T0>(at.cast());
                 }
             }
             let (s, d) = (src.offset(i + j * sj), dst.offset(i * di + j));
