@@ -26,8 +26,9 @@ use ndarray::{ArrayViewMut2, Axis};
 /// waking one took some 25 µs here (on a 2-core virtual machine), so a
 /// helper that finished its part early arrived late for the next layer;
 /// the caller, waiting for the helper, slept the same way. Lingering took
-/// 3–5% off the median forward pass at two threads and batch 1 (three
-/// runs of 2000 passes, with and without, alternating in one process).
+/// 2.5–13% off the median forward pass at two threads and batch 1 (five
+/// runs of 1500–2000 passes each way, alternating in one process); with
+/// the machine's other core busy it cost 1–2%.
 pub fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
     #[cfg(feature = "rayon")]
     if items.len() > 1 && rayon::current_thread_index().is_some() {
