@@ -99,6 +99,14 @@ pub(super) trait Word: Copy + Send + Sync {
     /// [`NEAR_ROW_BYTES`] apart.
     const NEAR_TILE: (usize, usize) = Self::TILE;
 
+    /// The tile for input rows `row_bytes` apart, at most
+    /// [`NEAR_ROW_BYTES`]: [`Word::NEAR_TILE`] unless the width knows
+    /// better.
+    fn near_tile(row_bytes: usize) -> (usize, usize) {
+        let _ = row_bytes;
+        Self::NEAR_TILE
+    }
+
     /// Transposes the tile in registers, if this width has an AVX kernel;
     /// with `stream`, with streaming stores where the rows are aligned.
     ///
@@ -120,25 +128,39 @@ impl Word for u16 {
 
 impl Word for u32 {
     const TILE: (usize, usize) = (256, 16);
-    // Rows close together (W3's NHWC to NCHW: 256 bytes apart) are read
-    // 16 at a time, 64 elements of each (W3's whole rows: 4 KiB in one
-    // run), prefetching the rows two tiles on as the tile goes
-    // (`PREFETCH_ROWS`). Without the prefetch, the transposed reads were
-    // the cost: reading W3 in the transpose's order took 2.7 ms against
-    // 0.8 ms for a sequential read, and writing it in that order no longer
-    // than writing it sequentially (0.75 against 0.70 ms). Protocol, the
-    // bench binaries before and after alternating, three runs: W3 2.37–2.48
-    // ms (77–78% of memcpy, 32 × 256 tiles without prefetch) against
-    // 1.61–1.74 ms (102–108%). Rows far apart (W2's 16 KiB) keep the long
-    // input runs: there 32 × 128 took 14.6–14.8 ms against 8.9–9.3.
-    const NEAR_TILE: (usize, usize) = (64, 16);
+    // Rows at most 1 KiB apart: see `near_tile`.
+    const NEAR_TILE: (usize, usize) = (32, 256);
+
+    // Rows at most `PREFETCH_ROW_BYTES` apart (W3's NHWC to NCHW: 256
+    // bytes) are read 64 elements at a time (W3's whole rows: 4 KiB of
+    // input in one run), in tiles of at least 1024 elements, prefetching
+    // the rows `PREFETCH_ROWS` on as the tile goes. Without the prefetch,
+    // the transposed reads were the cost: reading W3 in the transpose's
+    // order took 2.7 ms against 0.8 ms for a sequential read, and writing
+    // it in that order no longer than writing it sequentially (0.75
+    // against 0.70 ms). Protocol, the bench binaries before and after
+    // alternating, three runs: W3 2.37–2.48 ms (77–78% of memcpy, 32 × 256
+    // tiles without prefetch) against 1.61–1.74 ms (102–108%). Rows up to
+    // 1 KiB apart keep 32 × 256 without prefetch: NHWC to NCHW with 256
+    // channels took 2.70–3.53 ms in 64 × 16 tiles against 2.20–2.38 ms
+    // (with 128 channels, 1.84–2.10 against 2.98–3.14 ms). Rows far apart
+    // (W2's 16 KiB) keep the long input runs: there 32 × 128 took
+    // 14.6–14.8 ms against 8.9–9.3.
+    fn near_tile(row_bytes: usize) -> (usize, usize) {
+        if row_bytes > PREFETCH_ROW_BYTES {
+            return Self::NEAR_TILE;
+        }
+        let row = (row_bytes / 4).max(1);
+        (64, (1024 / row / 16 * 16).clamp(16, 256))
+    }
 
     #[cfg(target_arch = "x86_64")]
     unsafe fn transpose_avx(t: &Tile<u32, u32>, stream: bool) -> bool {
         // Streaming pays only when every tile starts whole lines: 64-byte
         // aligned rows, tiles a line wide.
         let aligned = t.dst.align_offset(64) == 0 && t.di % 16 == 0;
-        let ahead = if near(t.sj, 4) { PREFETCH_ROWS } else { 0 };
+        let close = t.sj.unsigned_abs().saturating_mul(4) <= PREFETCH_ROW_BYTES;
+        let ahead = if close { PREFETCH_ROWS } else { 0 };
         // SAFETY: AVX is available, and the tile's offsets `i + j * sj`
         // and `i * di + j` are elements (contract); streaming only with the
         // alignment it needs. Prefetches may point past the tile and the
@@ -209,15 +231,14 @@ impl<T: Word> Bits<T> {
 /// Input rows this close (in bytes) take [`Word::NEAR_TILE`].
 const NEAR_ROW_BYTES: usize = 1024;
 
-/// Whether input rows `step` elements of `size` bytes apart are near.
-fn near(step: isize, size: usize) -> bool {
-    step.unsigned_abs().saturating_mul(size) <= NEAR_ROW_BYTES
-}
+/// Input rows this close (in bytes) are prefetched by the `u32`
+/// transpose ([`Word::near_tile`]).
+const PREFETCH_ROW_BYTES: usize = 512;
 
-/// How many rows ahead the `u32` transpose prefetches near rows: two
-/// tiles of [`Word::NEAR_TILE`]. (Rows far apart are not prefetched: W2,
-/// 16 KiB apart, took 11.3–13.3 ms prefetching 16, 32 or 64 rows ahead
-/// against 9.8–10.3 ms without.)
+/// How many rows ahead the `u32` transpose prefetches close rows: two
+/// 64 × 16 tiles. (Rows far apart are not prefetched: W2, 16 KiB apart,
+/// took 11.3–13.3 ms prefetching 16, 32 or 64 rows ahead against
+/// 9.8–10.3 ms without.)
 const PREFETCH_ROWS: isize = 32;
 
 impl<T: Word> Mover for Bits<T> {
@@ -226,8 +247,9 @@ impl<T: Word> Mover for Bits<T> {
     const TILE: (usize, usize) = T::TILE;
 
     fn tile_lens(self, step: isize) -> (usize, usize) {
-        if near(step, size_of::<T>()) {
-            T::NEAR_TILE
+        let row_bytes = step.unsigned_abs().saturating_mul(size_of::<T>());
+        if row_bytes <= NEAR_ROW_BYTES {
+            T::near_tile(row_bytes)
         } else {
             T::TILE
         }

@@ -182,14 +182,32 @@ fn copy_of_strings_equals_index_arithmetic() {
 }
 
 /// Shapes whose two axes straddle the tile lengths (256 × 16 for 4-byte
-/// elements, 64 × 16 when their input rows lie close together, as in
-/// these small arrays; 32 × 8 for 8-byte ones) and the SIMD blocks (8 and
-/// 4 wide). Miri takes the scalar path, so it needs only the tile edges.
+/// elements, 64 × 16 to 64 × 256 when their input rows lie close
+/// together, as in these small arrays; 32 × 8 for 8-byte ones) and the
+/// SIMD blocks (8 and 4 wide). Miri takes the scalar path, so it needs
+/// only the tile edges.
 const EDGES: &[usize] = if cfg!(miri) {
     &[7, 17, 33, 65]
 } else {
     &[1, 7, 9, 15, 17, 31, 33, 63, 65, 127, 129, 255, 257]
 };
+
+/// The tiles of 4-byte transposes by how far apart the input's rows are:
+/// at least 1024 elements, 64 of each row, up to 512 bytes; 32 × 256 up
+/// to 1 KiB.
+#[test]
+fn close_rows_take_tiles_of_whole_runs() {
+    use super::bits::Word;
+    assert_eq!(u32::near_tile(4), (64, 256));
+    assert_eq!(u32::near_tile(12), (64, 256));
+    assert_eq!(u32::near_tile(64), (64, 64));
+    assert_eq!(u32::near_tile(100), (64, 32));
+    assert_eq!(u32::near_tile(256), (64, 16));
+    assert_eq!(u32::near_tile(512), (64, 16));
+    assert_eq!(u32::near_tile(513), (32, 256));
+    assert_eq!(u32::near_tile(1024), (32, 256));
+    assert_eq!(u64::near_tile(64), u64::NEAR_TILE);
+}
 
 #[test]
 fn transposes_of_words_straddle_tiles() {
