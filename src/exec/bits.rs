@@ -147,7 +147,7 @@ impl Word for u32 {
     // (W2's 16 KiB) keep the long input runs: there 32 × 128 took
     // 14.6–14.8 ms against 8.9–9.3.
     fn near_tile(row_bytes: usize) -> (usize, usize) {
-        if row_bytes > PREFETCH_ROW_BYTES {
+        if !prefetched(row_bytes) {
             return Self::NEAR_TILE;
         }
         let row = (row_bytes / 4).max(1);
@@ -159,7 +159,7 @@ impl Word for u32 {
         // Streaming pays only when every tile starts whole lines: 64-byte
         // aligned rows, tiles a line wide.
         let aligned = t.dst.align_offset(64) == 0 && t.di % 16 == 0;
-        let close = t.sj.unsigned_abs().saturating_mul(4) <= PREFETCH_ROW_BYTES;
+        let close = prefetched(t.sj.unsigned_abs().saturating_mul(4));
         let ahead = if close { PREFETCH_ROWS } else { 0 };
         // SAFETY: AVX is available, and the tile's offsets `i + j * sj`
         // and `i * di + j` are elements (contract); streaming only with the
@@ -234,6 +234,12 @@ const NEAR_ROW_BYTES: usize = 1024;
 /// Input rows this close (in bytes) are prefetched by the `u32`
 /// transpose ([`Word::near_tile`]).
 const PREFETCH_ROW_BYTES: usize = 512;
+
+/// Whether the `u32` transpose reads input rows `row_bytes` apart in
+/// close-row tiles and prefetches them.
+fn prefetched(row_bytes: usize) -> bool {
+    row_bytes <= PREFETCH_ROW_BYTES
+}
 
 /// How many rows ahead the `u32` transpose prefetches close rows: two
 /// 64 × 16 tiles. (Rows far apart are not prefetched: W2, 16 KiB apart,

@@ -27,7 +27,7 @@ use super::pool::Scale;
 ///
 /// With `ahead > 0`, the blocks at `(i, j)` first prefetch eight 64-byte
 /// lines of the input rows from `j + ahead` on, over their first `m`
-/// elements, taken in order, the `(i / 8)`-th eight of them: in a tile 16
+/// elements, taken in order: lines `i .. i + 8` of them. in a tile 16
 /// rows long (`n` = 16, one pair of blocks per row block), the row blocks
 /// together prefetch the 16 rows `ahead` further on, which is the tile
 /// `ahead / 16` tiles later when tiles follow each other along `j`. In a
@@ -61,15 +61,20 @@ pub(super) unsafe fn transpose_u32(
     // address, made with wrapping arithmetic, may lie anywhere.
     unsafe {
         let pairs = stream && dst.align_offset(32) == 0 && di % 8 == 0;
+        // 64-byte lines per row of the tile, for the prefetch.
+        let per_row = (m * 4).div_ceil(64).max(1) as isize;
         by_blocks::<_, 8>(src, sj, dst, di, m, n, pairs, |i, j, two| {
             if ahead > 0 {
-                // Lines `8s .. 8s + 8` of the rows `ahead` on, in order.
-                let per_row = (m * 4).div_ceil(64).max(1) as isize;
-                let first = 8 * (i / 8);
-                for q in first..first + 8 {
-                    let row = j + ahead + q / per_row;
-                    let at = src.wrapping_offset(row * sj + (q % per_row) * 16);
+                // Lines `i .. i + 8` (`i` steps by 8) of the rows `ahead`
+                // on, taken in row order.
+                let (mut row, mut line) = (j + ahead + i / per_row, i % per_row);
+                for _ in 0..8 {
+                    let at = src.wrapping_offset(row * sj + line * 16);
                     _mm_prefetch::<_MM_HINT_T0>(at.cast());
+                    line += 1;
+                    if line == per_row {
+                        (row, line) = (row + 1, 0);
+                    }
                 }
             }
             let (s, d) = (src.offset(i + j * sj), dst.offset(i * di + j));

@@ -56,15 +56,16 @@ pub fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) ->
                 done.fetch_add(1, Ordering::Release);
             }
         };
+        let all_done = || done.load(Ordering::Acquire) == n;
         rayon::scope(|s| {
             for _ in 1..rayon::current_num_threads().min(n) {
                 s.spawn(|_| {
                     work();
-                    linger(|| done.load(Ordering::Acquire) == n);
+                    linger(all_done);
                 });
             }
             work();
-            linger(|| done.load(Ordering::Acquire) == n);
+            linger(all_done);
         });
         // The scope has waited for every claimed item: all are computed.
         return slots
@@ -79,7 +80,8 @@ pub fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) ->
 }
 
 /// The longest a helper waits for the caller's last item of a layer.
-pub const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
+#[cfg(feature = "rayon")]
+const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Spins until `finished` or [`LINGER`] has passed.
 #[cfg(feature = "rayon")]
