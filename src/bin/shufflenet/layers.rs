@@ -302,7 +302,7 @@ impl Window {
 
 /// `c = a · b + beta · c`, through ndarray's `general_mat_mul`
 /// (matrixmultiply, with its runtime-selected AVX2/FMA or AVX-512 kernels):
-/// the stem, and the 1×1 convolutions split over threads.
+/// the 1×1 convolutions split over threads.
 /// Any strides: the grouped 1×1 convolutions hand in row blocks and column
 /// ranges of their activations without copying them.
 pub fn gemm(

@@ -7,6 +7,7 @@
 //!
 //! | step                    | op                                                          |
 //! |-------------------------|-------------------------------------------------------------|
+//! | stem convolution        | `EinMix` `k n -> co n` on im2col blocks (taps × pixels)     |
 //! | channel shuffle         | `Rearrange` `(c1 c2) b h w -> c2 c1 b h w` (a view), read by the depthwise convolution |
 //! | grouped 1×1 convolution | `Rearrange` `(g ci) b h w -> g ci (b h w)` (a view), one matrix product per group |
 //! | global average pool     | `Reduce` `c b h w -> b c`, mean                             |
@@ -953,8 +954,10 @@ pub struct ShuffleNet {
     /// Trainable parameter count of the PyTorch model.
     pub parameters: usize,
     pub ops: OpTable,
-    /// `[24, 3 · 9]`: the stem filters as rows of an im2col product.
-    stem_weight: Array2<f32>,
+    /// The stem convolution as a product of its `[24, 27]` filters and
+    /// im2col blocks.
+    stem: EinMix<f32>,
+    stem_id: usize,
     stem_bias: Vec<f32>,
     stages: Vec<(&'static str, Vec<ShuffleUnit>)>,
     pool: Reduce,
@@ -971,6 +974,11 @@ const LINEAR: &str = "b ci, co ci -> b co";
 /// Output rows of the stem convolution per im2col block: 8 rows of 112
 /// pixels keep the 27 × 896 block in the L2 cache.
 const STEM_ROWS: usize = 8;
+
+/// The stem convolution: the filters `[co, (c kh kw)]` times an im2col
+/// block whose rows are the input channels' taps.
+const STEM_MIX: &str = "k n -> co n";
+const STEM_WEIGHT: &str = "co k";
 
 /// Buffers for one image at a time, kept between forward passes.
 #[derive(Debug, Default)]
@@ -1016,6 +1024,10 @@ impl ShuffleNet {
         let stem_weight = stem_weight
             .into_shape_with_order((STEM_CHANNELS, 27))
             .map_err(|e| shape_err("conv1", e))?;
+        let stem_lengths = [("k", 27), ("co", STEM_CHANNELS)];
+        let mut stem = EinMix::<f32>::new(STEM_MIX, STEM_WEIGHT, None, &stem_lengths)?;
+        stem.set_weight(&stem_weight)?;
+        let stem_id = ops.register("conv1.mix".into(), "einmix", STEM_MIX, &stem_lengths);
 
         let mut stages = Vec::new();
         let mut cin = STEM_CHANNELS;
@@ -1059,7 +1071,8 @@ impl ShuffleNet {
             channels,
             parameters: loader.parameters,
             ops,
-            stem_weight,
+            stem,
+            stem_id,
             stem_bias: stem_bias.to_vec(),
             stages,
             pool,
@@ -1091,6 +1104,7 @@ impl ShuffleNet {
         (i, images): (usize, usize),
         ws: &mut Workspace,
         parts: usize,
+        trace: &mut Trace,
     ) -> Result<(usize, usize), ModelError> {
         let (_, h, w) = image.dim();
         let conv = Window::new(h, w, 2);
@@ -1108,20 +1122,27 @@ impl ShuffleNet {
         let outs = par::split_columns(view_mut2(stem_out, (STEM_CHANNELS, oh * ow))?, &columns);
         let cols = ensure_buffers(&mut ws.cols, rows.len());
         let jobs: Vec<_> = rows.into_iter().zip(outs).zip(cols).collect();
-        par::map(jobs, |((rows, mut out), cols)| {
-            let mut y = rows.start;
-            while y < rows.end {
-                let block = y..(y + STEM_ROWS).min(rows.end);
-                let len = block.len() * ow;
-                let cols = ensure(cols, 27 * len);
-                conv.im2col(planes, block.clone(), cols);
-                let cols = ArrayView2::from_shape((27, len), &*cols).expect("27 rows");
-                let first = (block.start - rows.start) * ow;
-                let mut out = out.slice_mut(s![.., first..first + len]);
-                layers::gemm(self.stem_weight.view(), cols, 0.0, &mut out);
-                y = block.end;
-            }
-        });
+        par::map(
+            jobs,
+            |((rows, mut out), cols)| -> Result<(), einplan::Error> {
+                let mut y = rows.start;
+                while y < rows.end {
+                    let block = y..(y + STEM_ROWS).min(rows.end);
+                    let len = block.len() * ow;
+                    let cols = ensure(cols, 27 * len);
+                    conv.im2col(planes, block.clone(), cols);
+                    let cols = ArrayView2::from_shape((27, len), &*cols).expect("27 rows");
+                    let first = (block.start - rows.start) * ow;
+                    let mut out = out.slice_mut(s![.., first..first + len]);
+                    self.stem.apply_into(&cols, &mut out)?;
+                    y = block.end;
+                }
+                Ok(())
+            },
+        )
+        .into_iter()
+        .collect::<Result<(), _>>()?;
+        trace.record(self.stem_id, Outcome::Computed);
 
         // Bias + ReLU on the way into the max pool's padded planes.
         let pool = Window::new(oh, ow, 2);
@@ -1162,7 +1183,7 @@ impl ShuffleNet {
         let n = images.dim().0;
         let (mut h, mut w) = (0, 0);
         for (i, image) in images.outer_iter().enumerate() {
-            (h, w) = self.stem(image, (i, n), ws, parts)?;
+            (h, w) = self.stem(image, (i, n), ws, parts, trace)?;
         }
         let mut c = STEM_CHANNELS;
         trace.add_stage(0, "stem", vec![n, c, h, w], t.elapsed());
@@ -1736,16 +1757,20 @@ mod tests {
                 ("head", vec![2, 10]),
             ]
         );
-        // 16 units: a shuffle, and per 1x1 conv an EinMix and a group
-        // split; plus pool and fc. On one thread every conv is its EinMix
-        // (the 13 that add onto the shortcut write into a spare buffer);
-        // the split views are for more threads. The batch runs through
-        // each op once.
-        assert_eq!(net.ops.ops.len(), 16 * 5 + 2);
+        // The stem's EinMix; 16 units: a shuffle, and per 1x1 conv an
+        // EinMix and a group split; plus pool and fc. On one thread every
+        // conv is its EinMix (the 13 that add onto the shortcut write into
+        // a spare buffer); the split views are for more threads. The batch
+        // runs through each op once, except the stem, once per image.
+        assert_eq!(net.ops.ops.len(), 1 + 16 * 5 + 2);
         let used = |op: usize| trace.outcomes.get(op).copied().unwrap_or([0; 3]);
         let mut ran = std::collections::HashMap::new();
         for (id, op) in net.ops.ops.iter().enumerate() {
             let counts = used(id);
+            if op.name == "conv1.mix" {
+                assert_eq!(counts, [0, 0, 2], "the stem, once per image");
+                continue;
+            }
             match op.kind {
                 "rearrange" => assert!(counts == [1, 0, 0] || counts == [0; 3], "{}", op.name),
                 _ => assert!(counts == [0, 0, 1] || counts == [0; 3], "{}", op.name),
