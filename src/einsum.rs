@@ -76,7 +76,8 @@ use crate::error::{Error, ErrorKind};
 /// for `f32` and `f64`; an `f32` product of at least 128 columns whose
 /// right operand and result have contiguous rows, or columns, runs on
 /// einplan's own AVX2 kernel, which does not copy that operand into
-/// panels). The last contraction writes straight into the
+/// panels; an `f32` matrix-vector product whose matrix has contiguous
+/// rows, on another). The last contraction writes straight into the
 /// output in its final layout, so output groups cost nothing: the grouped
 /// convolution above runs on the input as it is, one product per batch
 /// index and group. Contractions with nothing to sum (outer and

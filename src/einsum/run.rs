@@ -401,8 +401,9 @@ fn matrix_products<A: LinalgScalar>(
 /// `c = a · b`. A product with a single row or column is a matrix-vector
 /// product (or a dot product), which `general_mat_mul` would pad out to
 /// whole blocks of rows and columns; those go to ndarray's vector
-/// routines when the matrix's rows are contiguous. `f32` products that
-/// [`exec::gemm::product`] takes run there.
+/// routines when the matrix's rows are contiguous, or for `f32` to
+/// [`exec::gemm::mat_vec`]. `f32` products that [`exec::gemm::product`]
+/// takes run there.
 fn product<A: LinalgScalar>(
     a: &ArrayView2<'_, A>,
     b: &ArrayView2<'_, A>,
@@ -415,11 +416,15 @@ fn product<A: LinalgScalar>(
         (1, 1) => c[[0, 0]] = a.row(0).dot(&b.column(0)),
         (_, 1) if unit(a.strides()[1]) => {
             let (x, mut y) = (b.column(0), c.column_mut(0));
-            general_mat_vec_mul(A::one(), a, &x, A::zero(), &mut y);
+            if !exec::gemm::mat_vec(a, &x, &mut y) {
+                general_mat_vec_mul(A::one(), a, &x, A::zero(), &mut y);
+            }
         }
         (1, _) if unit(b.strides()[0]) => {
             let (x, mut y) = (a.row(0), c.row_mut(0));
-            general_mat_vec_mul(A::one(), &b.t(), &x, A::zero(), &mut y);
+            if !exec::gemm::mat_vec(&b.t(), &x, &mut y) {
+                general_mat_vec_mul(A::one(), &b.t(), &x, A::zero(), &mut y);
+            }
         }
         _ if exec::gemm::product(a, b, c) => {}
         _ => general_mat_mul(A::one(), a, b, A::zero(), c),

@@ -77,6 +77,30 @@ fn matrix_products_match_ndarray() {
     assert_eq!(ab32, ab.mapv(|v| v as f32));
 }
 
+/// Matrix-vector products in `f32` with rows long enough for the kernel
+/// (`exec::gemm::mat_vec`): a matrix times a vector, a vector times a
+/// transposed matrix (a linear layer on one sample), and a vector times
+/// a matrix whose rows are not contiguous (ndarray's routine), all equal
+/// the `i64` products.
+#[test]
+fn matrix_vector_products_in_f32() {
+    let a = iota(&[7, 45]).mapv(|v| (v % 13) - 6);
+    let x = iota(&[45]).mapv(|v| (v % 5) - 2);
+    let w = einsum("i j, j -> i", &[a.view(), x.view()]).unwrap();
+    let (a32, x32) = (a.mapv(|v| v as f32), x.mapv(|v| v as f32));
+    let x_row = x32.clone().insert_axis(Axis(0));
+    for (pattern, operands) in [
+        ("i j, j -> i", [a32.view(), x32.view()]),
+        ("j, i j -> i", [x32.view(), a32.view()]),
+        ("j i, j -> i", [a32.t().into_dyn(), x32.view()]),
+    ] {
+        let got = einsum(pattern, &operands).unwrap();
+        assert_eq!(got, w.mapv(|v| v as f32), "{pattern}");
+    }
+    let got = einsum("b j, i j -> b i", &[x_row.view(), a32.view()]).unwrap();
+    assert_eq!(got, w.mapv(|v| v as f32).insert_axis(Axis(0)));
+}
+
 #[test]
 fn diagonals_and_traces() {
     let x = iota(&[3, 3]);

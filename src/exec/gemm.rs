@@ -18,10 +18,14 @@
 //! It takes only products it was measured to speed up (at least 128
 //! columns, `a` of at most 64 Ki elements); everything else, and every
 //! CPU without AVX2 and FMA, is left to matrixmultiply.
+//!
+//! Matrix-vector products (`y = a · x`, rows of `a` contiguous) have
+//! their own kernel, [`mat_vec`]: four rows at a time, one AVX2 sum each,
+//! `x` loaded once for the four.
 
 use std::any::TypeId;
 
-use ndarray::{ArrayView2, ArrayViewMut2, s};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, s};
 
 /// Rows of `a` per packed panel and tile.
 const MR: usize = 6;
@@ -346,4 +350,157 @@ unsafe fn avx2_tile(a: *const f32, b: *const f32, ldb: isize, k: usize, c: *mut 
             _mm256_storeu_ps(row.add(8), acc[1]);
         }
     }
+}
+
+/// Rows of `a` per matrix-vector step: each row's sum is one AVX2
+/// register, and `x` is loaded once for all of them.
+const MV_ROWS: usize = 4;
+/// Shortest rows worth [`mat_vec`] (below, ndarray's dot products).
+const MV_MIN_LEN: usize = 32;
+
+/// `y = a · x` when the element type is `f32`, `a`'s rows are contiguous
+/// and at least [`MV_MIN_LEN`] long, and the CPU has AVX2 and FMA; returns
+/// `false`, having written nothing, otherwise. `a` is `m × k`, `x` `k` and
+/// `y` `m` long, in any layout.
+///
+/// A matrix-vector product reads each element of `a` once: it runs at the
+/// speed `a` streams in, and ndarray's dot products (eight scalar sums)
+/// did not keep up with it.
+pub(crate) fn mat_vec<A: 'static>(
+    a: &ArrayView2<'_, A>,
+    x: &ArrayView1<'_, A>,
+    y: &mut ArrayViewMut1<'_, A>,
+) -> bool {
+    let (m, k) = a.dim();
+    if TypeId::of::<A>() != TypeId::of::<f32>()
+        || k < MV_MIN_LEN
+        || x.len() != k
+        || y.len() != m
+        || a.strides()[1] != 1
+        || !has_avx2_fma()
+    {
+        return false;
+    }
+    let a = a.raw_view().cast::<f32>();
+    let x = x.raw_view().cast::<f32>();
+    let y = y.raw_view_mut().cast::<f32>();
+    // SAFETY: as in `oriented`: `A` is `f32`, so each raw view is the same
+    // live view typed as what it holds, borrowed as the originals are.
+    let (a, x, mut y) = unsafe {
+        (
+            a.deref_into_view(),
+            x.deref_into_view(),
+            y.deref_into_view_mut(),
+        )
+    };
+    mat_vec_f32(&a, &x, &mut y, Tile::Avx2);
+    true
+}
+
+/// `y = a · x` for `a` with contiguous rows (the caller checked); `tile`
+/// is [`Tile::Scalar`] or, on a CPU with AVX2 and FMA, [`Tile::Avx2`].
+pub(crate) fn mat_vec_f32(
+    a: &ArrayView2<'_, f32>,
+    x: &ArrayView1<'_, f32>,
+    y: &mut ArrayViewMut1<'_, f32>,
+    tile: Tile,
+) {
+    let (m, k) = a.dim();
+    assert!(x.len() == k && y.len() == m, "operand shapes");
+    let copied;
+    let x = match x.as_slice() {
+        Some(x) => x,
+        None => {
+            copied = x.to_vec();
+            &copied
+        }
+    };
+    let row = |i: usize| a.row(i).to_slice().expect("contiguous rows");
+    let mut i = 0;
+    while i + MV_ROWS <= m {
+        let rows = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+        for (r, v) in dots(tile, rows, x).into_iter().enumerate() {
+            y[i + r] = v;
+        }
+        i += MV_ROWS;
+    }
+    for i in i..m {
+        y[i] = dots(tile, [row(i)], x)[0];
+    }
+}
+
+/// The dot products of `N` rows with `x` (all `x.len()` long).
+fn dots<const N: usize>(tile: Tile, rows: [&[f32]; N], x: &[f32]) -> [f32; N] {
+    let rows = rows.map(|row| &row[..x.len()]);
+    match tile {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Tile::Avx2` is only chosen after `has_avx2_fma`
+        // (invariant 6 of `exec`).
+        Tile::Avx2 => unsafe { avx2_dots(rows, x) },
+        #[cfg(not(target_arch = "x86_64"))]
+        Tile::Avx2 => unreachable!("AVX2 is only detected on x86-64"),
+        Tile::Scalar => scalar_dots(rows, x),
+    }
+}
+
+/// [`dots`] in plain code, summed in the same order as [`avx2_dots`]:
+/// eight lanes over whole runs of eight, then the lanes, then the rest.
+fn scalar_dots<const N: usize>(rows: [&[f32]; N], x: &[f32]) -> [f32; N] {
+    rows.map(|row| {
+        let mut lanes = [0.0f32; 8];
+        let whole = x.len() / 8 * 8;
+        for (r, x) in row[..whole].chunks_exact(8).zip(x[..whole].chunks_exact(8)) {
+            for ((l, &r), &x) in lanes.iter_mut().zip(r).zip(x) {
+                *l = r.mul_add(x, *l);
+            }
+        }
+        let sum = lane_sum(lanes);
+        row[whole..]
+            .iter()
+            .zip(&x[whole..])
+            .fold(sum, |s, (&r, &x)| r.mul_add(x, s))
+    })
+}
+
+/// The sum of eight lanes, pairwise as [`avx2_dots`] adds them.
+fn lane_sum(l: [f32; 8]) -> f32 {
+    let q = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+    let d = [q[0] + q[2], q[1] + q[3]];
+    d[0] + d[1]
+}
+
+/// [`dots`] in AVX2 registers: per eight elements, one load of `x`, and
+/// for each row a load and a fused multiply-add.
+///
+/// # Safety
+///
+/// The CPU has AVX2 and FMA (invariant 6 of `exec`). Every load reads a
+/// slice of eight elements.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_dots<const N: usize>(rows: [&[f32]; N], x: &[f32]) -> [f32; N] {
+    use std::arch::x86_64::*;
+    let whole = x.len() / 8 * 8;
+    let mut acc = [_mm256_setzero_ps(); N];
+    for (j, xs) in x[..whole].chunks_exact(8).enumerate() {
+        // SAFETY: `xs` is eight `f32`s; unaligned load.
+        let xv = unsafe { _mm256_loadu_ps(xs.as_ptr()) };
+        for (acc, row) in acc.iter_mut().zip(&rows) {
+            let r = &row[j * 8..j * 8 + 8];
+            // SAFETY: `r` is eight `f32`s; unaligned load.
+            *acc = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(r.as_ptr()) }, xv, *acc);
+        }
+    }
+    let mut out = [0.0; N];
+    for ((o, acc), row) in out.iter_mut().zip(acc).zip(&rows) {
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: `lanes` is eight `f32`s; unaligned store.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        let sum = lane_sum(lanes);
+        *o = row[whole..]
+            .iter()
+            .zip(&x[whole..])
+            .fold(sum, |s, (&r, &x)| r.mul_add(x, s));
+    }
+    out
 }

@@ -703,6 +703,87 @@ fn gemm_tiles_equal_index_arithmetic() {
     }
 }
 
+/// The `f32` matrix-vector kernel against index arithmetic: every count
+/// of rows left after the four-row steps, rows longer and shorter than
+/// whole runs of eight, `x` stepped, `y` reversed inside a wider array,
+/// and the elements of `y`'s array outside the view untouched. Under Miri
+/// the scalar sums run; elsewhere the AVX2 ones too.
+#[test]
+fn mat_vec_equals_index_arithmetic() {
+    use super::gemm::{Tile, mat_vec_f32};
+    use ndarray::{Array1, Array2, s};
+    let mut rng = Lcg(41);
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    let avx2 =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let avx2 = false;
+    let tiles: Vec<Tile> = [Tile::Scalar]
+        .into_iter()
+        .chain(avx2.then_some(Tile::Avx2))
+        .collect();
+    let most = if cfg!(miri) { 24 } else { 90 };
+    for round in 0..ROUNDS {
+        let (m, k) = (rng.below(11), 1 + rng.below(most));
+        let value = |i: usize| ((i * 7919) % 23) as f32 - 11.0;
+        // Rows of `a` inside wider rows; `x` every other element.
+        let base_a = Array2::from_shape_fn((m, k + 3), |(r, c)| value(r * 31 + c));
+        let a = base_a.slice(s![.., 2..2 + k]);
+        let base_x = Array1::from_shape_fn(2 * k, |i| value(i + 5));
+        let x = base_x.slice(s![..;2]);
+        let want: Vec<f64> = (0..m)
+            .map(|i| (0..k).map(|r| a[[i, r]] as f64 * x[r] as f64).sum())
+            .collect();
+        for &tile in &tiles {
+            let mut base_y = Array1::from_elem(m + 3, f32::NAN);
+            let mut y = base_y.slice_mut(s![1..1 + m]);
+            if round % 2 == 1 {
+                y.invert_axis(ndarray::Axis(0));
+            }
+            mat_vec_f32(&a, &x, &mut y, tile);
+            for (i, w) in want.iter().enumerate() {
+                assert!(
+                    (y[i] as f64 - w).abs() <= 1e-3,
+                    "{tile:?} {m}x{k} row {i}: {} vs {w}",
+                    y[i]
+                );
+            }
+            for i in [0, m + 1, m + 2] {
+                assert!(base_y[i].is_nan(), "wrote outside y");
+            }
+        }
+    }
+}
+
+/// `gemm::mat_vec` takes only `f32` rows that are contiguous and long
+/// enough, and refuses everything else untouched.
+#[test]
+fn mat_vec_declines_what_it_does_not_handle() {
+    use super::gemm::mat_vec;
+    use ndarray::{Array1, Array2, s};
+    let a = Array2::<f64>::ones((5, 64));
+    let x = Array1::<f64>::ones(64);
+    let mut y = Array1::<f64>::zeros(5);
+    assert!(!mat_vec(&a.view(), &x.view(), &mut y.view_mut()));
+    assert!(y.iter().all(|&v| v == 0.0));
+    let a = Array2::<f32>::ones((5, 128));
+    let x = Array1::<f32>::ones(128);
+    let mut y = Array1::<f32>::zeros(5);
+    // Stepped rows, rows too short, and mismatched lengths.
+    assert!(!mat_vec(
+        &a.slice(s![.., ..;2]),
+        &x.slice(s![..64]),
+        &mut y.view_mut()
+    ));
+    assert!(!mat_vec(
+        &a.slice(s![.., ..8]),
+        &x.slice(s![..8]),
+        &mut y.view_mut()
+    ));
+    assert!(!mat_vec(&a.view(), &x.slice(s![..64]), &mut y.view_mut()));
+    assert!(y.iter().all(|&v| v == 0.0));
+}
+
 /// `gemm::product` takes only `f32` with unit column strides and refuses
 /// everything else untouched.
 #[test]
