@@ -181,9 +181,11 @@ fn copy_of_strings_equals_index_arithmetic() {
     }
 }
 
-/// Shapes whose two axes straddle the tile lengths (256 × 16 for 4-byte
-/// elements, 64 × 16 to 64 × 256 when their input rows lie close
-/// together, as in these small arrays; 32 × 8 for 8-byte ones) and the
+/// Shapes whose two axes straddle the tile lengths (for 4-byte elements
+/// 64 × 16 to 64 × 256 when their input rows lie close together, as in
+/// most of these small arrays, and 1024 × 16 when they lie far apart,
+/// whose long side `transposes_sweep_in_page_groups` straddles; 32 × 8
+/// for 8-byte ones) and the
 /// SIMD blocks (8 and 4 wide). Miri takes the scalar path, so it needs
 /// only the tile edges.
 const EDGES: &[usize] = if cfg!(miri) {
