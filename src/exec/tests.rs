@@ -648,6 +648,21 @@ fn naive_product(a: &ndarray::ArrayView2<'_, f32>, b: &ndarray::ArrayView2<'_, f
     out
 }
 
+/// The product kernels' tiles to check: the scalar one everywhere (under
+/// Miri, with the drivers' offsets), the AVX2 one too where the CPU has it.
+fn product_tiles() -> Vec<super::gemm::Tile> {
+    use super::gemm::Tile;
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    let avx2 =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let avx2 = false;
+    [Tile::Scalar]
+        .into_iter()
+        .chain(avx2.then_some(Tile::Avx2))
+        .collect()
+}
+
 /// The `f32` product kernel against index arithmetic: ragged row panels
 /// and column tiles, small column chunks, `a` in any layout (reversed,
 /// transposed, stepped), `b` and `c` rows inside wider arrays, and the
@@ -655,18 +670,10 @@ fn naive_product(a: &ndarray::ArrayView2<'_, f32>, b: &ndarray::ArrayView2<'_, f
 /// runs, with the driver's offsets; elsewhere the AVX2 tile too.
 #[test]
 fn gemm_tiles_equal_index_arithmetic() {
-    use super::gemm::{Tile, multiply_in_chunks};
+    use super::gemm::multiply_in_chunks;
     use ndarray::{Array2, s};
     let mut rng = Lcg(17);
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    let avx2 =
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let avx2 = false;
-    let tiles: Vec<Tile> = [Tile::Scalar]
-        .into_iter()
-        .chain(avx2.then_some(Tile::Avx2))
-        .collect();
+    let tiles = product_tiles();
     let most = if cfg!(miri) { 20 } else { 70 };
     for round in 0..ROUNDS {
         let (m, k, n) = (
@@ -712,18 +719,10 @@ fn gemm_tiles_equal_index_arithmetic() {
 /// the scalar sums run; elsewhere the AVX2 ones too.
 #[test]
 fn mat_vec_equals_index_arithmetic() {
-    use super::gemm::{Tile, mat_vec_f32};
+    use super::gemm::mat_vec_f32;
     use ndarray::{Array1, Array2, s};
     let mut rng = Lcg(41);
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    let avx2 =
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let avx2 = false;
-    let tiles: Vec<Tile> = [Tile::Scalar]
-        .into_iter()
-        .chain(avx2.then_some(Tile::Avx2))
-        .collect();
+    let tiles = product_tiles();
     let most = if cfg!(miri) { 24 } else { 90 };
     for round in 0..ROUNDS {
         let (m, k) = (rng.below(11), 1 + rng.below(most));
