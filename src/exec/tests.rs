@@ -216,7 +216,10 @@ fn transposes_of_words_straddle_tiles() {
     let mut rng = Lcg(3);
     for &a in EDGES {
         for &b in &EDGES[..EDGES.len() - 1] {
-            if cfg!(miri) && a * b > 600 {
+            // Under Miri, only pairs across a tile edge: 17 × 17 and
+            // 65 × 7 for 4-byte words (16 and 64), 33 × 17 and 17 × 33 for
+            // 8-byte ones (32 and 8).
+            if cfg!(miri) && (a * b > 600 || (a.min(b) == 7 && a != 65)) {
                 continue;
             }
             let layout = Layout::random(&mut rng, 2);
