@@ -152,12 +152,17 @@ impl Word for u32 {
     // (with 128 channels, 1.84–2.10 against 2.98–3.14 ms). Rows far apart
     // (W2's 16 KiB) keep the long input runs: there 32 × 128 took
     // 14.6–14.8 ms against 8.9–9.3.
+    //
+    // Tiles are at least 32 rows long: on a Zen 3 machine, W3 took
+    // 3.92–5.14 ms in 64 × 32 tiles against 4.59–5.80 ms in 64 × 16,
+    // faster in each of 12 alternating pairs of protocol runs; 64 × 64
+    // tiles prefetching 64 rows on were no faster than 64 × 32.
     fn near_tile(row_bytes: usize) -> (usize, usize) {
         if !prefetched(row_bytes) {
             return Self::NEAR_TILE;
         }
         let row = (row_bytes / 4).max(1);
-        (64, (1024 / row / 16 * 16).clamp(16, 256))
+        (64, (1024 / row / 16 * 16).clamp(32, 256))
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -247,8 +252,8 @@ fn prefetched(row_bytes: usize) -> bool {
     row_bytes <= PREFETCH_ROW_BYTES
 }
 
-/// How many rows ahead the `u32` transpose prefetches close rows: two
-/// 64 × 16 tiles. (Rows far apart are not prefetched: W2, 16 KiB apart,
+/// How many rows ahead the `u32` transpose prefetches close rows: one
+/// 64 × 32 tile (W3's). (Rows far apart are not prefetched: W2, 16 KiB apart,
 /// took 11.3–13.3 ms prefetching 16, 32 or 64 rows ahead against
 /// 9.8–10.3 ms without.)
 const PREFETCH_ROWS: isize = 32;

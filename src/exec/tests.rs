@@ -182,7 +182,7 @@ fn copy_of_strings_equals_index_arithmetic() {
 }
 
 /// Shapes whose two axes straddle the tile lengths (for 4-byte elements
-/// 64 × 16 to 64 × 256 when their input rows lie close together, as in
+/// 64 × 32 to 64 × 256 when their input rows lie close together, as in
 /// most of these small arrays, and 1024 × 16 when they lie far apart,
 /// whose long side `transposes_sweep_in_page_groups` straddles; 32 × 8
 /// for 8-byte ones) and the
@@ -195,8 +195,8 @@ const EDGES: &[usize] = if cfg!(miri) {
 };
 
 /// The tiles of 4-byte transposes by how far apart the input's rows are:
-/// at least 1024 elements, 64 of each row, up to 512 bytes; 32 × 256 up
-/// to 1 KiB.
+/// at least 1024 elements and 32 rows, 64 of each row, up to 512 bytes;
+/// 32 × 256 up to 1 KiB.
 #[test]
 fn close_rows_take_tiles_of_whole_runs() {
     use super::bits::Word;
@@ -204,8 +204,9 @@ fn close_rows_take_tiles_of_whole_runs() {
     assert_eq!(u32::near_tile(12), (64, 256));
     assert_eq!(u32::near_tile(64), (64, 64));
     assert_eq!(u32::near_tile(100), (64, 32));
-    assert_eq!(u32::near_tile(256), (64, 16));
-    assert_eq!(u32::near_tile(512), (64, 16));
+    assert_eq!(u32::near_tile(128), (64, 32));
+    assert_eq!(u32::near_tile(256), (64, 32));
+    assert_eq!(u32::near_tile(512), (64, 32));
     assert_eq!(u32::near_tile(513), (32, 256));
     assert_eq!(u32::near_tile(1024), (32, 256));
     assert_eq!(u64::near_tile(64), u64::NEAR_TILE);
