@@ -297,7 +297,8 @@ impl Window {
     /// # Safety
     ///
     /// As [`run`](Window::run), for `src` and `dst` at an outer position;
-    /// `avx` only if the CPU has it, `T` is `f32`, `k <= 2` and `sw == k`.
+    /// `avx` only if the CPU has it, `T` is `f32`, `k <= 2`, `sw == k` and
+    /// `width >= 4`.
     unsafe fn rows_range<T: Pooled>(
         &self,
         src: *const T,
@@ -316,9 +317,9 @@ impl Window {
         };
         #[cfg(target_arch = "x86_64")]
         if avx {
-            // SAFETY: AVX detected; `T` is `f32`; the rows' windows are
-            // `src + row * rs + r * sr + (0..width * k)` (`sw == k`) and
-            // their outputs `dst + (0..rows * width)`.
+            // SAFETY: AVX detected; `T` is `f32`; `width >= 4`; the rows'
+            // windows are `src + row * rs + r * sr + (0..width * k)` (`sw ==
+            // k`) and their outputs `dst + (0..rows * width)`.
             return unsafe {
                 simd::pool_rows_f32(
                     src.cast(),

@@ -388,14 +388,15 @@ unsafe fn transposed_u64(src: *const u64, sj: isize) -> [__m256d; 4] {
 /// or 2): for `row < rows` and `w < width`, `acc = Σ_{r < depth} Σ_{j <
 /// k} src[row * rs + r * sr + w * k + j]`, added in that order in `f64`
 /// starting from 0, and `dst[row * width + w] = scale(acc)` rounded to
-/// f32. Four outputs at a time in registers, the rest of each row one by
-/// one, with the same additions in the same order.
+/// f32. Four outputs at a time in registers; when `width` is not a
+/// multiple of 4, the last four of a row overlap the four before them,
+/// whose outputs they write again with the same values.
 ///
 /// # Safety
 ///
-/// AVX; `k` is 1 or 2; `src + row * rs + r * sr + i` is a valid element to
-/// read for `row < rows`, `r < depth`, `i < width * k`; `dst + i` valid to
-/// write for `i < rows * width`.
+/// AVX; `k` is 1 or 2; `width >= 4`; `src + row * rs + r * sr + i` is a
+/// valid element to read for `row < rows`, `r < depth`, `i < width * k`;
+/// `dst + i` valid to write for `i < rows * width`.
 #[target_feature(enable = "avx")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn pool_rows_f32(
@@ -409,11 +410,14 @@ pub(super) unsafe fn pool_rows_f32(
     width: usize,
     scale: Scale,
 ) {
-    let n4 = width & !3;
+    let last = width - 4;
     for row in 0..rows {
         // SAFETY: row `row < rows` of the input and of the output.
         let (s, d) = unsafe { (src.offset(row as isize * rs), dst.add(row * width)) };
-        for w in (0..n4).step_by(4) {
+        let mut w = 0;
+        loop {
+            // Outputs `w..w + 4`, the last group moved back to end the row.
+            w = w.min(last);
             let mut acc = _mm256_setzero_pd();
             for r in 0..depth as isize {
                 // SAFETY: the windows of outputs `w..w + 4` in input row
@@ -440,18 +444,10 @@ pub(super) unsafe fn pool_rows_f32(
             };
             // SAFETY: `d + w .. d + w + 4` with `w + 4 <= width`.
             unsafe { _mm_storeu_ps(d.add(w), _mm256_cvtpd_ps(v)) };
-        }
-        for w in n4..width {
-            let mut acc = 0.0f64;
-            for r in 0..depth as isize {
-                for j in 0..k {
-                    // SAFETY: element `j < k` of window `w < width` in
-                    // input row `r`.
-                    acc += unsafe { *s.offset(r * sr + (w * k + j) as isize) } as f64;
-                }
+            if w == last {
+                break;
             }
-            // SAFETY: output `w < width` of this row.
-            unsafe { *d.add(w) = scale.apply(acc) as f32 };
+            w += 4;
         }
     }
 }
