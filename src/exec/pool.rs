@@ -77,6 +77,7 @@ pub(crate) fn fold<A, T>(
 /// bits, in windows of at most [`EXACT_WINDOW`] elements).
 pub(crate) trait Pooled: Copy + Send + Sync + 'static {
     const IS_F32: bool;
+    const IS_I32: bool = false;
     /// An integer: sums only (no means), checked against the type's range.
     const INTEGER: bool;
     fn widen(self) -> f64;
@@ -114,9 +115,16 @@ impl Pooled for f64 {
 }
 
 macro_rules! pooled_int {
+    ($t:ty: IS_I32) => {
+        pooled_int!($t, true);
+    };
     ($($t:ty),*) => {$(
+        pooled_int!($t, false);
+    )*};
+    ($t:ty, $i32:expr) => {
         impl Pooled for $t {
             const IS_F32: bool = false;
+            const IS_I32: bool = $i32;
             const INTEGER: bool = true;
             fn widen(self) -> f64 {
                 // Exact: every value of a type of at most 32 bits is an
@@ -129,9 +137,10 @@ macro_rules! pooled_int {
                 (x >= <$t>::MIN as f64 && x <= <$t>::MAX as f64).then_some(x as $t)
             }
         }
-    )*};
+    };
 }
-pooled_int!(i8, i16, i32, u8, u16, u32);
+pooled_int!(i8, i16, u8, u16, u32);
+pooled_int!(i32: IS_I32);
 
 /// How a pooled sum becomes its output: as is (a sum), times the exact
 /// reciprocal of a power-of-two count, or divided by the count (a mean).
@@ -261,14 +270,17 @@ impl Window {
     /// `src` is the source's base (invariant 1: the window's offsets are
     /// merges and reorders of its axes); `dst` has `outputs()` slots to
     /// write.
-    /// Returns `false` if an integer sum overflowed its type (the other
-    /// outputs are written; that one is not).
+    /// Returns `false` if an integer sum overflowed its type (then some
+    /// outputs are left unwritten).
     unsafe fn run<T: Pooled>(&self, src: *const T, dst: *mut T, mean: bool) -> bool {
         let scale = Scale::new(mean, self.k * self.r);
         let overflow = AtomicBool::new(false);
         let overflow = &overflow;
-        let avx =
-            T::IS_F32 && self.k <= 2 && self.width >= 4 && self.sw == self.k as isize && has_avx();
+        let avx = (T::IS_F32 || T::IS_I32)
+            && self.k <= 2
+            && self.width >= 4
+            && self.sw == self.k as isize
+            && has_avx();
         #[cfg(feature = "rayon")]
         let threads = threads_for(self.outputs() * self.k * self.r * size_of::<T>());
         odometer(&self.outer, |so, d_o| {
@@ -297,8 +309,8 @@ impl Window {
     /// # Safety
     ///
     /// As [`run`](Window::run), for `src` and `dst` at an outer position;
-    /// `avx` only if the CPU has it, `T` is `f32`, `k <= 2`, `sw == k` and
-    /// `width >= 4`.
+    /// `avx` only if the CPU has it, `T` is `f32` or `i32`, `k <= 2`, `sw
+    /// == k` and `width >= 4`.
     unsafe fn rows_range<T: Pooled>(
         &self,
         src: *const T,
@@ -317,22 +329,23 @@ impl Window {
         };
         #[cfg(target_arch = "x86_64")]
         if avx {
-            // SAFETY: AVX detected; `T` is `f32`; `width >= 4`; the rows'
-            // windows are `src + row * rs + r * sr + (0..width * k)` (`sw ==
-            // k`) and their outputs `dst + (0..rows * width)`.
-            return unsafe {
-                simd::pool_rows_f32(
-                    src.cast(),
-                    self.rs,
-                    rows.len(),
-                    self.sr,
-                    self.r,
-                    self.k,
-                    dst.cast(),
-                    self.width,
-                    scale,
-                )
+            let (s, d, n) = (src.cast(), dst.cast(), rows.len());
+            let (rs, sr, r, k, width) = (self.rs, self.sr, self.r, self.k, self.width);
+            // SAFETY: AVX detected; `T` is `f32` or (`IS_I32`) `i32`, whose
+            // windows are exact in `f64` (`window_for`); `width >= 4`; the
+            // rows' windows are `src + row * rs + r * sr + (0..width * k)`
+            // (`sw == k`) and their outputs `dst + (0..rows * width)`.
+            let in_range = unsafe {
+                if T::IS_I32 {
+                    simd::pool_rows::<true>(s, rs, n, sr, r, k, d, width, scale)
+                } else {
+                    simd::pool_rows::<false>(s, rs, n, sr, r, k, d, width, scale)
+                }
             };
+            if !in_range {
+                overflow.store(true, Ordering::Relaxed);
+            }
+            return;
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = avx;
@@ -406,7 +419,8 @@ pub(crate) fn pool<T: Pooled>(
 }
 
 /// [`pool`] into a standard-layout slice of the result's length. On an
-/// integer overflow it returns `false` having written the other outputs.
+/// integer overflow it returns `false` having written some of the other
+/// outputs.
 ///
 /// # Panics
 ///

@@ -1,5 +1,6 @@
 //! x86-64 micro-kernels: in-register transposes for 4- and 8-byte
-//! elements, the pairwise f32 pooling rows, and streaming copies.
+//! elements, the pairwise pooling rows of `f32` and `i32`, and streaming
+//! copies.
 //!
 //! The transposes and pooling rows are `#[target_feature(enable = "avx")]`:
 //! callers in [`bits`](super::bits) and [`pool`](super::pool) check
@@ -384,22 +385,29 @@ unsafe fn transposed_u64(src: *const u64, sj: isize) -> [__m256d; 4] {
     }
 }
 
-/// Rows of f32 pooling with windows of `k` adjacent elements (`k` is 1
-/// or 2): for `row < rows` and `w < width`, `acc = Σ_{r < depth} Σ_{j <
-/// k} src[row * rs + r * sr + w * k + j]`, added in that order in `f64`
-/// starting from 0, and `dst[row * width + w] = scale(acc)` rounded to
-/// f32. Four outputs at a time in registers; when `width` is not a
-/// multiple of 4, the last four of a row overlap the four before them,
-/// whose outputs they write again with the same values.
+/// Rows of pooling with windows of `k` adjacent elements (`k` is 1 or
+/// 2), of `f32` (`INT` false) or `i32` (`INT` true) elements. For `row <
+/// rows` and `w < width`, with `at = row * rs + r * sr + w * k + j`, the
+/// sum `acc = Σ_{r < depth} Σ_{j < k} src[at]` is added in that order in
+/// `f64` starting from 0; `dst[row * width + w]` is `scale(acc)` rounded
+/// to `f32`, or for `i32` the sum itself when the type holds it. Four
+/// outputs at a time in registers; when `width` is not a multiple of 4,
+/// the last four of a row overlap the four before them, whose outputs
+/// they write again with the same values.
+///
+/// Returns `false` if an `i32` sum was out of range; its group of four
+/// outputs is then left unwritten.
 ///
 /// # Safety
 ///
 /// AVX; `k` is 1 or 2; `width >= 4`; `src + row * rs + r * sr + i` is a
 /// valid element to read for `row < rows`, `r < depth`, `i < width * k`;
-/// `dst + i` valid to write for `i < rows * width`.
+/// `dst + i` valid to write for `i < rows * width`. With `INT`, `src` and
+/// `dst` point to `i32`s, and the sums are exact in `f64` (windows of at
+/// most 2^20 elements).
 #[target_feature(enable = "avx")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn pool_rows_f32(
+pub(super) unsafe fn pool_rows<const INT: bool>(
     src: *const f32,
     rs: isize,
     rows: usize,
@@ -409,7 +417,16 @@ pub(super) unsafe fn pool_rows_f32(
     dst: *mut f32,
     width: usize,
     scale: Scale,
-) {
+) -> bool {
+    // Four elements (as bits) widened to `f64`, exactly.
+    let widen = |v: __m128| {
+        if INT {
+            _mm256_cvtepi32_pd(_mm_castps_si128(v))
+        } else {
+            _mm256_cvtps_pd(v)
+        }
+    };
+    let mut in_range = true;
     let last = width - 4;
     for row in 0..rows {
         // SAFETY: row `row < rows` of the input and of the output.
@@ -422,34 +439,53 @@ pub(super) unsafe fn pool_rows_f32(
             for r in 0..depth as isize {
                 // SAFETY: the windows of outputs `w..w + 4` in input row
                 // `r` are `s + r * sr + (w * k .. (w + 4) * k)`, inside the
-                // row (`w + 4 <= width`).
+                // row (`w + 4 <= width`). The loads and shuffles move bits,
+                // whatever the element type.
                 unsafe {
                     let p = s.offset(r * sr + (w * k) as isize);
                     if k == 1 {
-                        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_loadu_ps(p)));
+                        acc = _mm256_add_pd(acc, widen(_mm_loadu_ps(p)));
                     } else {
                         let lo = _mm_loadu_ps(p);
                         let hi = _mm_loadu_ps(p.add(4));
                         let even = _mm_shuffle_ps::<0b10_00_10_00>(lo, hi);
                         let odd = _mm_shuffle_ps::<0b11_01_11_01>(lo, hi);
-                        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(even));
-                        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(odd));
+                        acc = _mm256_add_pd(acc, widen(even));
+                        acc = _mm256_add_pd(acc, widen(odd));
                     }
                 }
             }
-            let v = match scale {
-                Scale::One => acc,
-                Scale::Times(f) => _mm256_mul_pd(acc, _mm256_set1_pd(f)),
-                Scale::Over(c) => _mm256_div_pd(acc, _mm256_set1_pd(c)),
-            };
             // SAFETY: `d + w .. d + w + 4` with `w + 4 <= width`.
-            unsafe { _mm_storeu_ps(d.add(w), _mm256_cvtpd_ps(v)) };
+            let out = unsafe { d.add(w) };
+            if INT {
+                // The exact sums, stored when all four fit `i32` (a whole
+                // number in range converts exactly).
+                let fits = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(acc, _mm256_set1_pd(i32::MIN as f64)),
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(acc, _mm256_set1_pd(i32::MAX as f64)),
+                );
+                if _mm256_movemask_pd(fits) == 0b1111 {
+                    // SAFETY: as above; unaligned.
+                    unsafe { _mm_storeu_si128(out.cast(), _mm256_cvtpd_epi32(acc)) };
+                } else {
+                    in_range = false;
+                }
+            } else {
+                let v = match scale {
+                    Scale::One => acc,
+                    Scale::Times(f) => _mm256_mul_pd(acc, _mm256_set1_pd(f)),
+                    Scale::Over(c) => _mm256_div_pd(acc, _mm256_set1_pd(c)),
+                };
+                // SAFETY: as above.
+                unsafe { _mm_storeu_ps(out, _mm256_cvtpd_ps(v)) };
+            }
             if w == last {
                 break;
             }
             w += 4;
         }
     }
+    in_range
 }
 
 /// Copies `bytes` bytes from `src` to `dst`, the 16-byte-aligned part of
