@@ -85,7 +85,12 @@ def compare(model, args):
                 os.sched_setaffinity(0, {cpus[r % len(cpus)]})
             median, _, _ = time_forward(model, inputs[batch], threads, args.warmup, args.runs)
             torch_times[threads, batch].append(median * 1e3)
+            # PyTorch's worker threads keep spinning for a while after its
+            # last forward pass (its OpenMP runtime's wait policy); a sample
+            # started then shares the cores with them.
+            time.sleep(args.settle)
             total, stages = einplan_sample(args.compare, args, batch, threads)
+            time.sleep(args.settle)
             einplan_times[threads, batch].append(total)
             for name, t in stages.items():
                 stage_times.setdefault((threads, batch, name), []).append(t)
@@ -94,7 +99,8 @@ def compare(model, args):
 
     print(f'PyTorch {torch.__version__} eager CPU vs einplan, ShuffleNet v1 g={args.groups} '
           f'scale={args.scale}, {args.size}x{args.size}; medians of {args.rounds} rounds, '
-          f'each the median of {args.runs} runs after warm-up, alternating sample by sample'
+          f'each the median of {args.runs} runs after warm-up, alternating sample by sample, '
+          f'{args.settle:g} s apart'
           + ('; one-thread samples pinned to one core, a different one each round' if args.pin else ''))
     print(f'load average (1, 5, 15 min): {load_before} before, {load_after} after\n')
     print('| threads | batch | einplan | PyTorch | einplan / PyTorch |')
@@ -133,6 +139,9 @@ def main():
                         help='alternate with the einplan binary BIN and print a table')
     parser.add_argument('--rounds', type=int, default=3,
                         help='rounds of the --compare table (default 3)')
+    parser.add_argument('--settle', type=float, default=1.0,
+                        help='--compare: seconds to wait after each sample, so that the '
+                             'next starts on idle cores (default 1)')
     parser.add_argument('--pin', action='store_true',
                         help='--compare: run both programs\' one-thread samples on one core, '
                              'a different core each round')
