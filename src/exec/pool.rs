@@ -1,7 +1,7 @@
 //! Reductions over a [`Source`]: the memory-order fold that every reduce
 //! can use, and the pooling kernel for sums and means of floats, and sums
 //! of integers of up to 32 bits, whose reduced axes form windows (with the
-//! AVX rows for `f32` in `simd`).
+//! AVX rows for `f32` and `i32` in `simd`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -115,13 +115,7 @@ impl Pooled for f64 {
 }
 
 macro_rules! pooled_int {
-    ($t:ty: IS_I32) => {
-        pooled_int!($t, true);
-    };
-    ($($t:ty),*) => {$(
-        pooled_int!($t, false);
-    )*};
-    ($t:ty, $i32:expr) => {
+    ($($t:ty => $i32:expr),*) => {$(
         impl Pooled for $t {
             const IS_F32: bool = false;
             const IS_I32: bool = $i32;
@@ -137,10 +131,10 @@ macro_rules! pooled_int {
                 (x >= <$t>::MIN as f64 && x <= <$t>::MAX as f64).then_some(x as $t)
             }
         }
-    };
+    )*};
 }
-pooled_int!(i8, i16, u8, u16, u32);
-pooled_int!(i32: IS_I32);
+// `i32` alone has AVX rows (`simd::pool_rows`).
+pooled_int!(i8 => false, i16 => false, i32 => true, u8 => false, u16 => false, u32 => false);
 
 /// How a pooled sum becomes its output: as is (a sum), times the exact
 /// reciprocal of a power-of-two count, or divided by the count (a mean).
