@@ -11,9 +11,9 @@ use einplan::{Rearrange, Reduce, Reduction};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
 use proptest::prelude::*;
 
-/// Lengths around the edges of the 8-wide SIMD blocks and the 64 × 16
-/// tiles.
-const LENS: [usize; 12] = [1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65];
+/// Lengths around the edges of the 8-wide SIMD blocks and the close-row
+/// tiles (64 × 32 and longer).
+const LENS: [usize; 15] = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65];
 
 const NAMES: [&str; 4] = ["a", "b", "c", "d"];
 
