@@ -85,9 +85,9 @@ def compare(model, args):
                 os.sched_setaffinity(0, {cpus[r % len(cpus)]})
             median, _, _ = time_forward(model, inputs[batch], threads, args.warmup, args.runs)
             torch_times[threads, batch].append(median * 1e3)
-            # PyTorch's worker threads keep spinning for a while after its
-            # last forward pass (its OpenMP runtime's wait policy); a sample
-            # started then shares the cores with them.
+            # A pause before each sample of either program, so that no
+            # thread of the last one (PyTorch's OpenMP workers wait
+            # spinning for a moment) is still on a core.
             time.sleep(args.settle)
             total, stages = einplan_sample(args.compare, args, batch, threads)
             time.sleep(args.settle)
