@@ -217,9 +217,9 @@ fn transposes_of_words_straddle_tiles() {
     let mut rng = Lcg(3);
     for &a in EDGES {
         for &b in &EDGES[..EDGES.len() - 1] {
-            // Under Miri, only pairs across a tile edge: 17 × 17 and
-            // 65 × 7 for 4-byte words (16 and 64), 33 × 17 and 17 × 33 for
-            // 8-byte ones (32 and 8).
+            // Under Miri, only the pairs that cross tile edges (16, 32
+            // and 64 elements, or 8): 17 × 17, 17 × 33, 33 × 17 and
+            // 65 × 7.
             if cfg!(miri) && (a * b > 600 || (a.min(b) == 7 && a != 65)) {
                 continue;
             }
