@@ -166,14 +166,36 @@ pub(crate) fn multiply_in_chunks(
 
 /// `a` in panels of [`MR`] rows, zero-padded: element `(p · MR + i, r)` at
 /// `(p · k + r) · MR + i`.
+///
+/// A full panel of contiguous rows (a weight matrix in standard layout) is
+/// written in order, six rows read side by side; storing each row's
+/// elements `MR` apart instead took some 4% of a ShuffleNet forward pass.
 fn pack(a: &ArrayView2<'_, f32>) -> Vec<f32> {
     let (m, k) = a.dim();
     let mut packed = vec![0.0; m.div_ceil(MR) * k * MR];
-    for (row, values) in a.rows().into_iter().enumerate() {
-        let (p, i) = (row / MR, row % MR);
-        let panel = &mut packed[p * k * MR..(p + 1) * k * MR];
-        for (r, &v) in values.iter().enumerate() {
-            panel[r * MR + i] = v;
+    for (p, panel) in packed.chunks_exact_mut(k * MR).enumerate() {
+        let rows = a.slice_move(s![p * MR..m.min(p * MR + MR), ..]);
+        let mut whole: [&[f32]; MR] = [&[]; MR];
+        let contiguous = rows.nrows() == MR
+            && rows
+                .rows()
+                .into_iter()
+                .zip(&mut whole)
+                .all(|(row, slot)| row.to_slice().map(|r| *slot = r).is_some());
+        if contiguous {
+            let [r0, r1, r2, r3, r4, r5] = whole;
+            let columns = r0.iter().zip(r1).zip(r2).zip(r3).zip(r4).zip(r5);
+            for (out, (((((&x0, &x1), &x2), &x3), &x4), &x5)) in
+                panel.chunks_exact_mut(MR).zip(columns)
+            {
+                out.copy_from_slice(&[x0, x1, x2, x3, x4, x5]);
+            }
+            continue;
+        }
+        for (i, values) in rows.rows().into_iter().enumerate() {
+            for (r, &v) in values.iter().enumerate() {
+                panel[r * MR + i] = v;
+            }
         }
     }
     packed

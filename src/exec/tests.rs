@@ -690,7 +690,7 @@ fn product_tiles() -> Vec<super::gemm::Tile> {
 
 /// The `f32` product kernel against index arithmetic: ragged row panels
 /// and column tiles, small column chunks, `a` in any layout (reversed,
-/// transposed, stepped), `b` and `c` rows inside wider arrays, and the
+/// transposed, stepped, standard), `b` and `c` rows inside wider arrays, and the
 /// elements of `c` outside its view untouched. Under Miri the scalar tile
 /// runs, with the driver's offsets; elsewhere the AVX2 tile too.
 #[test]
@@ -712,6 +712,12 @@ fn gemm_tiles_equal_index_arithmetic() {
         a.slice_collapse(s![..m, ..k]);
         if round % 2 == 1 {
             a.invert_axis(ndarray::Axis(0));
+        }
+        // Every third round in standard layout, whose full panels are
+        // packed from contiguous rows.
+        let standard = a.as_standard_layout().into_owned();
+        if round % 3 == 2 {
+            a = standard.view();
         }
         let base_b = Array2::from_shape_fn((k, n + 5), |(r, c)| value(r * 13 + c + 1));
         let b = base_b.slice(s![.., 3..3 + n]);
