@@ -176,12 +176,13 @@ fn pack(a: &ArrayView2<'_, f32>) -> Vec<f32> {
     for (p, panel) in packed.chunks_exact_mut(k * MR).enumerate() {
         let rows = a.slice_move(s![p * MR..m.min(p * MR + MR), ..]);
         let mut whole: [&[f32]; MR] = [&[]; MR];
-        let contiguous = rows.nrows() == MR
-            && rows
-                .rows()
-                .into_iter()
-                .zip(&mut whole)
-                .all(|(row, slot)| row.to_slice().map(|r| *slot = r).is_some());
+        let mut contiguous = rows.nrows() == MR;
+        for (row, slot) in rows.rows().into_iter().zip(&mut whole) {
+            match row.to_slice() {
+                Some(r) => *slot = r,
+                None => contiguous = false,
+            }
+        }
         if contiguous {
             let [r0, r1, r2, r3, r4, r5] = whole;
             let columns = r0.iter().zip(r1).zip(r2).zip(r3).zip(r4).zip(r5);

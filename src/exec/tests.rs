@@ -690,9 +690,10 @@ fn product_tiles() -> Vec<super::gemm::Tile> {
 
 /// The `f32` product kernel against index arithmetic: ragged row panels
 /// and column tiles, small column chunks, `a` in any layout (reversed,
-/// transposed, stepped, standard), `b` and `c` rows inside wider arrays, and the
-/// elements of `c` outside its view untouched. Under Miri the scalar tile
-/// runs, with the driver's offsets; elsewhere the AVX2 tile too.
+/// transposed, stepped, standard), `b` and `c` rows inside wider arrays,
+/// and the elements of `c` outside its view untouched. Under Miri the
+/// scalar tile runs, with the driver's offsets; elsewhere the AVX2 tile
+/// too.
 #[test]
 fn gemm_tiles_equal_index_arithmetic() {
     use super::gemm::multiply_in_chunks;
@@ -715,8 +716,9 @@ fn gemm_tiles_equal_index_arithmetic() {
         }
         // Every third round in standard layout, whose full panels are
         // packed from contiguous rows.
-        let standard = a.as_standard_layout().into_owned();
+        let standard;
         if round % 3 == 2 {
+            standard = a.as_standard_layout().into_owned();
             a = standard.view();
         }
         let base_b = Array2::from_shape_fn((k, n + 5), |(r, c)| value(r * 13 + c + 1));
